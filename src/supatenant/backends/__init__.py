@@ -1,0 +1,1 @@
+"""Backends execute repository operations: psycopg (direct) and supabase-py (PostgREST)."""

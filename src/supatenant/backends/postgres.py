@@ -1,0 +1,33 @@
+"""Direct PostgreSQL access with psycopg 3, with the same RLS semantics as PostgREST.
+
+Each unit of work runs in one transaction that first does what PostgREST does for a
+request: ``set_config('role', ..., true)`` and ``set_config('request.jwt.claims', ..., true)``.
+The settings end with the transaction, so a pooled connection carries nothing over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from supatenant.auth import Identity
+
+_ACT_AS = "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
+
+
+def act_as(conn: psycopg.Connection[Any], identity: Identity) -> None:
+    """Switch the current transaction to ``identity``; the caller must be inside a transaction."""
+    conn.execute(_ACT_AS, (identity.role, identity.claims_json()))
+
+
+@contextmanager
+def transaction_as(
+    conn: psycopg.Connection[Any], identity: Identity
+) -> Iterator[psycopg.Connection[Any]]:
+    """A transaction acting as ``identity``: committed on success, rolled back on error."""
+    with conn.transaction():
+        act_as(conn, identity)
+        yield conn

@@ -1,0 +1,52 @@
+"""The ``supatenant`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from supatenant import database, embedded
+from supatenant.errors import SupatenantError
+
+
+def _up(args: argparse.Namespace) -> int:
+    url: str = args.database_url or embedded.start()
+    output = database.prepare(url)
+    applied = [line for line in output.splitlines() if line.startswith("Applying migration")]
+    print("\n".join(applied) if applied else "schema is up to date")
+    print(url)
+    return 0
+
+
+def _down(_: argparse.Namespace) -> int:
+    print("embedded PostgreSQL stopped" if embedded.stop() else "embedded PostgreSQL was not running")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="supatenant", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="bring a database to the current schema and print its URL")
+    up.add_argument(
+        "--database-url",
+        help="PostgreSQL URL to migrate (default: start the embedded server in .supatenant/)",
+    )
+    up.set_defaults(run=_up)
+    down = sub.add_parser("down", help="stop the embedded server")
+    down.set_defaults(run=_down)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except SupatenantError as e:
+        print(f"supatenant: {e}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

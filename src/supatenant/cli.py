@@ -24,6 +24,13 @@ def _down(_: argparse.Namespace) -> int:
     return 0
 
 
+def _rollback(args: argparse.Namespace) -> int:
+    url: str = args.database_url or embedded.start()
+    undone = database.rollback(url, args.to)
+    print("\n".join(f"rolled back {v}" for v in undone) if undone else "nothing to roll back")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supatenant", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -35,6 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(run=_up)
     down = sub.add_parser("down", help="stop the embedded server")
     down.set_defaults(run=_down)
+    rollback = sub.add_parser(
+        "rollback", help="undo migrations newest first with supabase/rollbacks/ (destroys their data)"
+    )
+    rollback.add_argument("--database-url", help="PostgreSQL URL (default: the embedded server)")
+    rollback.add_argument(
+        "--to", metavar="VERSION", help="keep migrations up to this version (default: undo all)"
+    )
+    rollback.set_defaults(run=_rollback)
     return parser
 
 

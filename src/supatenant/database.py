@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import subprocess
+from pathlib import Path
 
 import psycopg
 
 from supatenant.errors import DatabaseUnreachable, MigrationFailed
-from supatenant.project import supabase_cli, supabase_dir
+from supatenant.project import run_supabase, supabase_dir
 
 
 def check_reachable(url: str) -> None:
@@ -45,14 +45,13 @@ def apply_supabase_compat(url: str) -> bool:
     files = sorted((supabase_dir() / "local").glob("*.sql"))
     with psycopg.connect(url) as conn, conn.transaction():
         for path in files:
-            conn.execute(path.read_text())  # type: ignore[arg-type]  # trusted project file, no parameters
+            conn.execute(path.read_text())  # trusted project file, no parameters
     return True
 
 
 def push(url: str) -> str:
     """Run ``supabase db push`` against ``url``; return the CLI's output."""
-    command = [*supabase_cli(), "db", "push", f"--remote={url}", "--yes", "--workdir", str(supabase_dir().parent)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
+    result = run_supabase("db", "push", f"--remote={url}", "--yes")
     output = result.stdout + result.stderr
     if result.returncode != 0:
         raise MigrationFailed(
@@ -67,3 +66,42 @@ def prepare(url: str) -> str:
     check_reachable(url)
     apply_supabase_compat(url)
     return push(url)
+
+
+def rollback_scripts() -> dict[str, Path]:
+    """Down scripts by migration version."""
+    return {path.name.split("_", 1)[0]: path for path in (supabase_dir() / "rollbacks").glob("*.down.sql")}
+
+
+def rollback(url: str, to_version: str | None = None) -> list[str]:
+    """Undo applied migrations newer than ``to_version`` (all when None), newest first.
+
+    Runs each down script and removes its row from the CLI's migration history, all in one
+    transaction, so ``supabase db push`` re-applies exactly what was undone. Returns the
+    versions undone. This destroys the data in the dropped tables.
+    """
+    check_reachable(url)
+    scripts = rollback_scripts()
+    undone: list[str] = []
+    with psycopg.connect(url) as conn, conn.transaction():
+        has_history = conn.execute(
+            "select to_regclass('supabase_migrations.schema_migrations') is not null"
+        ).fetchone()
+        if not has_history or not has_history[0]:
+            return undone
+        rows = conn.execute(
+            "select version from supabase_migrations.schema_migrations"
+            " where version > %s order by version desc",
+            (to_version or "",),
+        ).fetchall()
+        for (version,) in rows:
+            script = scripts.get(version)
+            if script is None:
+                raise MigrationFailed(f"no rollback script for migration {version} in supabase/rollbacks/")
+            try:
+                conn.execute(script.read_text())  # trusted project file
+            except psycopg.Error as e:
+                raise MigrationFailed(f"rolling back {version} failed, nothing was rolled back: {e}") from e
+            conn.execute("delete from supabase_migrations.schema_migrations where version = %s", (version,))
+            undone.append(version)
+    return undone

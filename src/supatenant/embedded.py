@@ -45,17 +45,17 @@ def _system_user() -> str | None:
 
 
 def _pg_ctl(args: list[str], pgdata: Path) -> str:
-    from pgserver._commands import pg_ctl  # the wheel's own bundled binaries
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]  # made at import time
 
     output: str = pg_ctl(args, pgdata=pgdata, user=_system_user(), timeout=60)
     return output
 
 
 def _initialise(pgdata: Path) -> None:
-    import pgserver
+    from pgserver import get_server  # type: ignore[attr-defined]  # not re-exported
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode=None)  # initdb, then a socket-only start
+    server = get_server(pgdata, cleanup_mode=None)  # initdb, then a socket-only start
     del server
     _pg_ctl(["-w", "stop"], pgdata)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 from supatenant.errors import CliMissing
@@ -35,9 +36,10 @@ def supabase_dir() -> Path:
 
 def supabase_cli() -> list[str]:
     """The command that runs the pinned Supabase CLI (``npm ci`` installs it)."""
-    local = project_dir() / "node_modules" / ".bin" / "supabase"
-    if local.is_file():
-        return [str(local)]
+    for folder in (project_dir(), *Path(__file__).resolve().parents):
+        local = folder / "node_modules" / ".bin" / "supabase"
+        if local.is_file():
+            return [str(local)]
     on_path = shutil.which("supabase")
     if on_path:
         return [on_path]
@@ -45,3 +47,9 @@ def supabase_cli() -> list[str]:
         "the Supabase CLI is not installed: run `npm ci` in the project folder "
         "(package.json pins the `supabase` package)"
     )
+
+
+def run_supabase(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the Supabase CLI on this project, never waiting for input; output is captured."""
+    command = [*supabase_cli(), *args, "--workdir", str(project_dir())]
+    return subprocess.run(command, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)

@@ -1,9 +1,10 @@
 -- Inverse of 20260101000500_summaries.sql.
 do $$
 begin
-  if exists (select 1 from pg_extension where extname = 'pg_cron')
-     and exists (select 1 from cron.job where jobname = 'supatenant-refresh-summaries') then
-    perform cron.unschedule('supatenant-refresh-summaries');
+  if exists (select 1 from pg_extension where extname = 'pg_cron') then
+    -- a separate statement: cron.job must not be named where pg_cron is absent
+    execute 'select cron.unschedule(jobid) from cron.job where jobname = $1'
+      using 'supatenant-refresh-summaries';
   end if;
 end
 $$;

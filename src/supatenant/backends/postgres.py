@@ -24,9 +24,7 @@ def act_as(conn: psycopg.Connection[Any], identity: Identity) -> None:
 
 
 @contextmanager
-def transaction_as(
-    conn: psycopg.Connection[Any], identity: Identity
-) -> Iterator[psycopg.Connection[Any]]:
+def transaction_as(conn: psycopg.Connection[Any], identity: Identity) -> Iterator[psycopg.Connection[Any]]:
     """A transaction acting as ``identity``: committed on success, rolled back on error."""
     with conn.transaction():
         act_as(conn, identity)

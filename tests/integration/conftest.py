@@ -1,0 +1,67 @@
+"""Real-database fixtures.
+
+The server is ``DATABASE_URL`` when set, else the embedded default. Each run creates its
+own databases on it (named ``supatenant_test_<random>``) and drops them at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from supatenant import database, embedded
+from tests.integration.world import World, build_world
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    return os.environ.get("DATABASE_URL") or embedded.start()
+
+
+@pytest.fixture(scope="session")
+def fresh_database(server_url: str) -> Iterator[Callable[[], str]]:
+    """A factory of empty databases on the server, all dropped when the session ends."""
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"supatenant_test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        made.append(name)
+        return _with_database(server_url, name)
+
+    yield make
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        for name in made:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def db_url(fresh_database: Callable[[], str]) -> str:
+    """A database migrated by the real ``supabase db push``."""
+    url = fresh_database()
+    database.prepare(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def world(db_url: str) -> World:
+    with psycopg.connect(db_url) as conn:
+        return build_world(conn)
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    with psycopg.connect(db_url) as connection:
+        yield connection

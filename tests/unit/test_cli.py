@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import pytest
+
+from supatenant import cli, database
+
+
+def test_unreachable_url_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["up", "--database-url", "postgresql://postgres:secret@127.0.0.1:1/nowhere"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("supatenant: cannot connect to postgresql://postgres:***@127.0.0.1:1/nowhere")
+    assert "secret" not in err
+
+
+def test_missing_cli_is_a_clear_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no database is involved: this checks only how a missing CLI is reported
+    monkeypatch.setattr(database, "check_reachable", lambda url: None)
+    monkeypatch.setattr(database, "apply_supabase_compat", lambda url: False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr("supatenant.project.Path.is_file", lambda self: self.name == "config.toml")
+    code = cli.main(["up", "--database-url", "postgresql://x@127.0.0.1/db"])
+    assert code == 1
+    assert "the Supabase CLI is not installed: run `npm ci`" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:pw@h:5432/d", "postgresql://u:***@h:5432/d"),
+        ("postgresql://u@h/d", "postgresql://u@h/d"),
+        ("postgresql://h/d", "postgresql://h/d"),
+    ],
+)
+def test_redact(url: str, shown: str) -> None:
+    assert database.redact(url) == shown

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import pytest
+
+from supatenant import errors
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "expected"),
+    [
+        ("42501", errors.PermissionDenied),
+        ("23505", errors.Conflict),
+        ("23503", errors.InvalidReference),
+        ("23514", errors.InvalidInput),
+        ("22023", errors.InvalidInput),  # any class-22 data exception
+        ("22P02", errors.InvalidInput),
+        ("PGRST116", errors.NotFound),
+        ("40001", errors.DatabaseError),
+        (None, errors.DatabaseError),
+    ],
+)
+def test_class_for_sqlstate(sqlstate: str | None, expected: type[errors.DatabaseError]) -> None:
+    assert errors.class_for_sqlstate(sqlstate) is expected
+
+
+def test_every_error_is_a_supatenant_error() -> None:
+    for cls in (
+        errors.PermissionDenied,
+        errors.MigrationFailed,
+        errors.CliMissing,
+        errors.DatabaseUnreachable,
+    ):
+        assert issubclass(cls, errors.SupatenantError)

@@ -44,7 +44,7 @@ def supabase_cli() -> list[str]:
     if on_path:
         return [on_path]
     raise CliMissing(
-        "the Supabase CLI is not installed: run `npm ci` in the project folder "
+        "the Supabase CLI is not installed: run `npm install` in the project folder "
         "(package.json pins the `supabase` package)"
     )
 

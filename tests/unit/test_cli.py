@@ -23,7 +23,7 @@ def test_missing_cli_is_a_clear_error(
     monkeypatch.setattr("supatenant.project.Path.is_file", lambda self: self.name == "config.toml")
     code = cli.main(["up", "--database-url", "postgresql://x@127.0.0.1/db"])
     assert code == 1
-    assert "the Supabase CLI is not installed: run `npm ci`" in capsys.readouterr().err
+    assert "the Supabase CLI is not installed: run `npm install`" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

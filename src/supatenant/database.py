@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from psycopg import sql
 
 from supatenant.errors import DatabaseUnreachable, MigrationFailed
 from supatenant.project import run_supabase, supabase_dir
@@ -105,3 +108,24 @@ def rollback(url: str, to_version: str | None = None) -> list[str]:
             conn.execute("delete from supabase_migrations.schema_migrations where version = %s", (version,))
             undone.append(version)
     return undone
+
+
+def with_database(url: str, name: str) -> str:
+    """``url`` pointing at database ``name`` on the same server."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def create_database(server_url: str, prefix: str) -> str:
+    """Create an empty database named ``<prefix>_<random>`` on the server; return its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    return with_database(server_url, name)
+
+
+def drop_database(url: str) -> None:
+    """Drop the database ``url`` names, disconnecting anyone still in it."""
+    name = urlsplit(url).path.lstrip("/")
+    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))

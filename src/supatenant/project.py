@@ -35,7 +35,7 @@ def supabase_dir() -> Path:
 
 
 def supabase_cli() -> list[str]:
-    """The command that runs the pinned Supabase CLI (``npm ci`` installs it)."""
+    """The command that runs the pinned Supabase CLI (``npm install`` installs it)."""
     for folder in (project_dir(), *Path(__file__).resolve().parents):
         local = folder / "node_modules" / ".bin" / "supabase"
         if local.is_file():

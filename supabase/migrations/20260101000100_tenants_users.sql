@@ -45,55 +45,60 @@ create or replace trigger tenants_set_updated_at before update on public.tenants
 create or replace trigger users_set_updated_at before update on public.users
   for each row execute function private.set_updated_at();
 
--- Membership helpers. security definer so they can read users/tenants under RLS without
--- recursion; stable and called as (select ...) so each runs once per statement.
-create or replace function private.member_ids()
-returns uuid[]
-language sql stable security definer
-set search_path = ''
-as $$
-  select coalesce(array_agg(u.id), '{}')
+-- The caller's active memberships in active tenants. Not granted to any API role: only
+-- the security definer helpers below read it.
+create or replace view private.caller_memberships as
+  select u.id, u.tenant_id, u.role
   from public.users u
   join public.tenants t on t.id = u.tenant_id
-  where u.auth_id = (select auth.uid()) and u.is_active and t.is_active
+  where u.auth_id = (select auth.uid()) and u.is_active and t.is_active;
+comment on view private.caller_memberships is 'The calling auth user''s active memberships in active tenants.';
+revoke all on private.caller_memberships from public, anon, authenticated, service_role;
+
+-- Membership helpers. security definer so they can read users/tenants under RLS without
+-- recursion; stable and called as (select ...) so each runs once per statement; plpgsql
+-- so their query plans are cached for the session rather than planned on every call.
+create or replace function private.member_ids()
+returns uuid[]
+language plpgsql stable security definer
+set search_path = ''
+as $$
+begin
+  return (select coalesce(array_agg(u.id), '{}') from private.caller_memberships u);
+end
 $$;
 comment on function private.member_ids() is 'Ids of the caller''s active memberships in active tenants.';
 
 create or replace function private.member_tenant_ids()
 returns uuid[]
-language sql stable security definer
+language plpgsql stable security definer
 set search_path = ''
 as $$
-  select coalesce(array_agg(u.tenant_id), '{}')
-  from public.users u
-  join public.tenants t on t.id = u.tenant_id
-  where u.auth_id = (select auth.uid()) and u.is_active and t.is_active
+begin
+  return (select coalesce(array_agg(u.tenant_id), '{}') from private.caller_memberships u);
+end
 $$;
 comment on function private.member_tenant_ids() is 'Tenants in which the caller is an active member of an active tenant.';
 
 create or replace function private.admin_tenant_ids()
 returns uuid[]
-language sql stable security definer
+language plpgsql stable security definer
 set search_path = ''
 as $$
-  select coalesce(array_agg(u.tenant_id), '{}')
-  from public.users u
-  join public.tenants t on t.id = u.tenant_id
-  where u.auth_id = (select auth.uid()) and u.is_active and t.is_active
-    and u.role in ('owner', 'admin')
+begin
+  return (select coalesce(array_agg(u.tenant_id), '{}') from private.caller_memberships u where u.role in ('owner', 'admin'));
+end
 $$;
 comment on function private.admin_tenant_ids() is 'Active tenants in which the caller is an active admin or owner.';
 
 create or replace function private.owner_tenant_ids()
 returns uuid[]
-language sql stable security definer
+language plpgsql stable security definer
 set search_path = ''
 as $$
-  select coalesce(array_agg(u.tenant_id), '{}')
-  from public.users u
-  join public.tenants t on t.id = u.tenant_id
-  where u.auth_id = (select auth.uid()) and u.is_active and t.is_active
-    and u.role = 'owner'
+begin
+  return (select coalesce(array_agg(u.tenant_id), '{}') from private.caller_memberships u where u.role = 'owner');
+end
 $$;
 comment on function private.owner_tenant_ids() is 'Active tenants in which the caller is an active owner.';
 

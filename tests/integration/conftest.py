@@ -7,21 +7,13 @@ own databases on it (named ``supatenant_test_<random>``) and drops them at the e
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from supatenant import database, embedded
 from tests.integration.world import World, build_world
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 @pytest.fixture(scope="session")
@@ -35,16 +27,12 @@ def fresh_database(server_url: str) -> Iterator[Callable[[], str]]:
     made: list[str] = []
 
     def make() -> str:
-        name = f"supatenant_test_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-        made.append(name)
-        return _with_database(server_url, name)
+        made.append(database.create_database(server_url, "supatenant_test"))
+        return made[-1]
 
     yield make
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        for name in made:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    for url in made:
+        database.drop_database(url)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -45,7 +46,11 @@ def _system_user() -> str | None:
 
 
 def _pg_ctl(args: list[str], pgdata: Path) -> str:
-    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]  # made at import time
+    with warnings.catch_warnings():
+        # pgserver asks platformdirs for a runtime folder at import; where XDG_RUNTIME_DIR is
+        # unset that only warns, and supatenant does not use that folder
+        warnings.simplefilter("ignore")
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]  # made at import time
 
     output: str = pg_ctl(args, pgdata=pgdata, user=_system_user(), timeout=60)
     return output

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -32,9 +33,8 @@ def redact(url: str) -> str:
     return f"{scheme}{sep}{user}:***@{hostpart}"
 
 
-def has_auth_schema(url: str) -> bool:
-    with psycopg.connect(url) as conn:
-        row = conn.execute("select exists (select 1 from pg_namespace where nspname = 'auth')").fetchone()
+def _has_auth_schema(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute("select exists (select 1 from pg_namespace where nspname = 'auth')").fetchone()
     return bool(row and row[0])
 
 
@@ -43,11 +43,10 @@ def apply_supabase_compat(url: str) -> bool:
 
     The files run in one transaction: a failure leaves nothing behind.
     """
-    if has_auth_schema(url):
-        return False
-    files = sorted((supabase_dir() / "local").glob("*.sql"))
     with psycopg.connect(url) as conn, conn.transaction():
-        for path in files:
+        if _has_auth_schema(conn):
+            return False
+        for path in sorted((supabase_dir() / "local").glob("*.sql")):
             conn.execute(path.read_text())  # trusted project file, no parameters
     return True
 

@@ -1,7 +1,43 @@
-"""supatenant: a multi-tenant data layer for AI-assistant products on Supabase."""
+"""supatenant: a multi-tenant data layer for AI-assistant products on Supabase.
 
+``Store`` (sync) and ``AsyncStore`` hold one repository per aggregate; open one with
+``connect(dsn, ...)`` for psycopg or ``from_supabase(client, ...)`` for supabase-py.
+"""
+
+from supatenant._async.repositories.conversations import Thread
+from supatenant._async.store import AsyncStore, AsyncUnitOfWork, Scope
+from supatenant._sync.store import Store, UnitOfWork
 from supatenant.auth import Identity
-from supatenant.errors import SupatenantError
+from supatenant.errors import (
+    Conflict,
+    DatabaseError,
+    InvalidInput,
+    InvalidReference,
+    NotFound,
+    PermissionDenied,
+    SupatenantError,
+    Unavailable,
+    Unsupported,
+)
+from supatenant.paging import Cursor, Page
 
-__all__ = ["Identity", "SupatenantError"]
-__version__ = "0.1.0"
+__all__ = [
+    "AsyncStore",
+    "AsyncUnitOfWork",
+    "Conflict",
+    "Cursor",
+    "DatabaseError",
+    "Identity",
+    "InvalidInput",
+    "InvalidReference",
+    "NotFound",
+    "Page",
+    "PermissionDenied",
+    "Scope",
+    "Store",
+    "SupatenantError",
+    "Thread",
+    "Unavailable",
+    "UnitOfWork",
+    "Unsupported",
+]

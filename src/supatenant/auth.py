@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Literal
@@ -40,3 +41,19 @@ class Identity:
             claims["sub"] = str(self.auth_user_id)
             claims["aud"] = "authenticated"
         return json.dumps(claims)
+
+
+def token_subject(access_token: str) -> UUID | None:
+    """The ``sub`` claim of a Supabase access token (a user id), or None for a key without one.
+
+    Read, not verified: PostgREST verifies the token on every request; this only tells the
+    store whose membership to look up.
+    """
+    parts = access_token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        return UUID(payload["sub"]) if payload.get("role") == "authenticated" else None
+    except (ValueError, KeyError, TypeError):
+        return None

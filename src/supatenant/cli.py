@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from supatenant import database, embedded
 from supatenant.errors import SupatenantError
+from supatenant.project import project_dir
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -31,6 +32,20 @@ def _rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gen(args: argparse.Namespace) -> int:
+    from supatenant import codegen  # needs the dev extras (datamodel-code-generator)
+
+    server: str = args.database_url or embedded.start()
+    differing = codegen.generate(server, check=args.check)
+    root = project_dir()
+    for path in differing:
+        verb = "differs from the schema" if args.check else "written"
+        print(f"{path.relative_to(root)}: {verb}")
+    if not differing:
+        print("generated files are up to date")
+    return 1 if args.check and differing else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supatenant", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", metavar="VERSION", help="keep migrations up to this version (default: undo all)"
     )
     rollback.set_defaults(run=_rollback)
+    gen = sub.add_parser(
+        "gen", help="regenerate types/schema.json, the Pydantic models and the TypeScript types"
+    )
+    gen.add_argument(
+        "--database-url",
+        help="server to create a scratch database on (default: the embedded server)",
+    )
+    gen.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file is stale")
+    gen.set_defaults(run=_gen)
     return parser
 
 

@@ -27,6 +27,14 @@ class MigrationFailed(SetupError):
     """`supabase db push` failed; the failing migration was rolled back as a whole."""
 
 
+class Unavailable(SupatenantError):
+    """The database or the Data API could not be reached, or the connection broke."""
+
+
+class Unsupported(SupatenantError):
+    """The backend cannot do this (a multi-statement transaction over PostgREST, say)."""
+
+
 class DatabaseError(SupatenantError):
     """An error raised by the database, carrying its SQLSTATE."""
 
@@ -65,7 +73,10 @@ _BY_SQLSTATE: dict[str, type[DatabaseError]] = {
     "23514": InvalidInput,
     "23502": InvalidInput,
     "P0002": NotFound,
-    "PGRST116": NotFound,
+    "PGRST116": NotFound,  # PostgREST: a single row was asked for and none (or several) matched
+    "PGRST301": PermissionDenied,  # PostgREST: the JWT could not be decoded or verified
+    "PGRST302": PermissionDenied,  # PostgREST: no credentials where they are required
+    "PGRST303": PermissionDenied,  # PostgREST: the JWT's claims are invalid (expired, say)
 }
 
 
@@ -79,3 +90,17 @@ def class_for_sqlstate(sqlstate: str | None) -> type[DatabaseError]:
     if sqlstate.startswith("22"):
         return InvalidInput
     return DatabaseError
+
+
+def database_error(message: str, sqlstate: str | None, what: str | None = None) -> DatabaseError:
+    """The typed error for a database or PostgREST error, its message put in the caller's terms."""
+    cls = class_for_sqlstate(sqlstate)
+    if cls is NotFound and what:
+        text = f"{what} not found, or not visible to you"
+    elif cls is PermissionDenied and what:
+        text = f"not allowed: {what}: {message}"
+    elif what:
+        text = f"{what}: {message}"
+    else:
+        text = message
+    return cls(text, sqlstate)

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from supatenant.errors import database_error
+from supatenant.ops import Op, Result
+
+if TYPE_CHECKING:
+    from supatenant._async.store import AsyncStore, Scope
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class AsyncRepository:
+    def __init__(self, store: AsyncStore) -> None:
+        self._store = store
+
+    async def _scope(self) -> Scope:
+        return await self._store.scope()
+
+    async def _tenant(self, tenant_id: UUID | None) -> UUID:
+        """``tenant_id`` when given (service-role jobs), else the store's member's tenant."""
+        return tenant_id if tenant_id is not None else (await self._scope()).tenant_id
+
+    async def _run(self, op: Op, what: str) -> Result:
+        return await self._store.backend.run(op, what)
+
+    async def _all(self, op: Op, model: type[M], what: str) -> list[M]:
+        return [model.model_validate(row) for row in (await self._run(op, what)).rows]
+
+    async def _one(self, op: Op, model: type[M], what: str) -> M:
+        """The single row ``op`` returns; an update or delete that matched nothing is NotFound."""
+        rows = (await self._run(op, what)).rows
+        if not rows:
+            raise database_error("no row", "PGRST116", what)
+        return model.model_validate(rows[0])

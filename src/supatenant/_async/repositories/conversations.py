@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from supatenant._async.repositories._base import AsyncRepository
+from supatenant.models import Conversation, ConversationsInsert, ConversationsUpdate, Message
+from supatenant.ops import Cmp, Condition, Insert, Select, Update, eq
+from supatenant.paging import Cursor, Page, newest_first, older_than, page
+
+
+@dataclass(frozen=True)
+class Thread:
+    conversation: Conversation
+    messages: list[Message]  # oldest first, the latest ``limit`` of them
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class AsyncConversations(AsyncRepository):
+    """Chat threads: members create and keep their own; admins read all in the tenant."""
+
+    async def create(
+        self, title: str | None = None, *, metadata: dict[str, Any] | None = None
+    ) -> Conversation:
+        scope = await self._scope()
+        row = ConversationsInsert.model_validate(
+            {
+                "tenant_id": scope.tenant_id,
+                "user_id": scope.member_id,
+                "title": title,
+                "metadata": metadata or {},
+            }
+        )
+        op = Insert("conversations", (row.model_dump(mode="json", exclude_unset=True),))
+        return await self._one(op, Conversation, "create conversation")
+
+    async def _key(self, conversation_id: UUID) -> tuple[Condition, ...]:
+        return (eq("tenant_id", str(await self._tenant(None))), eq("id", str(conversation_id)))
+
+    async def get(self, conversation_id: UUID) -> Conversation:
+        op = Select("conversations", await self._key(conversation_id), single=True)
+        return await self._one(op, Conversation, f"conversation {conversation_id}")
+
+    async def update(
+        self, conversation_id: UUID, *, title: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> Conversation:
+        given = {"title": title, "metadata": metadata}
+        return await self._change(
+            conversation_id, {k: v for k, v in given.items() if v is not None}, "update"
+        )
+
+    async def archive(self, conversation_id: UUID) -> Conversation:
+        """Soft delete: the thread is kept and can be restored with :meth:`unarchive`."""
+        return await self._change(conversation_id, {"is_archived": True}, "archive")
+
+    async def unarchive(self, conversation_id: UUID) -> Conversation:
+        return await self._change(conversation_id, {"is_archived": False}, "unarchive")
+
+    async def _change(self, conversation_id: UUID, values: dict[str, Any], verb: str) -> Conversation:
+        changes = ConversationsUpdate.model_validate(values)
+        op = Update(
+            "conversations",
+            changes.model_dump(mode="json", exclude_unset=True),
+            await self._key(conversation_id),
+        )
+        return await self._one(op, Conversation, f"{verb} conversation {conversation_id}")
+
+    async def list(
+        self,
+        *,
+        archived: bool | None = False,
+        title_contains: str | None = None,
+        everyone: bool = False,
+        limit: int = 20,
+        after: Cursor | None = None,
+        with_total: bool = False,
+    ) -> Page[Conversation]:
+        """Most recently active first. ``archived=None`` lists both; ``everyone`` lists the whole
+        tenant's threads (admins), else the store's member's own."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        scope = await self._scope()
+        where: tuple[Condition, ...] = (eq("tenant_id", str(scope.tenant_id)),)
+        if not everyone:
+            where += (eq("user_id", str(scope.member_id)),)
+        if archived is not None:
+            where += (Cmp("is_archived", "is", archived),)
+        if title_contains:
+            where += (Cmp("title", "ilike", _like(title_contains)),)
+        total = (
+            (await self._run(Select("conversations", where, count=True, limit=0), "conversations")).count
+            if with_total
+            else None
+        )
+        if after is not None:
+            where += (older_than("updated_at", after),)
+        op = Select("conversations", where, newest_first("updated_at"), limit + 1)
+        return page((await self._run(op, "conversations")).rows, Conversation, limit, "updated_at", total)
+
+    async def thread(self, conversation_id: UUID, *, limit: int = 50) -> Thread:
+        """The conversation and its latest ``limit`` messages, oldest first."""
+        conversation = await self.get(conversation_id)
+        where = (eq("tenant_id", str(conversation.tenant_id)), eq("conversation_id", str(conversation_id)))
+        latest = await self._all(
+            Select("messages", where, newest_first("created_at"), limit),
+            Message,
+            f"messages of {conversation_id}",
+        )
+        return Thread(conversation, latest[::-1])

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import builtins
+from uuid import UUID
+
+from supatenant._async.repositories._base import AsyncRepository
+from supatenant.errors import Conflict
+from supatenant.models import (
+    FeedbackInsert,
+    FeedbackRow,
+    FeedbackSummary,
+    FeedbackUpdate,
+    MessageFeedbackSummaryArgs,
+)
+from supatenant.ops import Call, Condition, Delete, Insert, Order, Select, Update, eq
+
+
+class AsyncFeedback(AsyncRepository):
+    """Ratings of answers: one per member per message, changed or removed by its author."""
+
+    async def _own(self, message_id: UUID) -> tuple[Condition, ...]:
+        scope = await self._scope()
+        return (
+            eq("tenant_id", str(scope.tenant_id)),
+            eq("message_id", str(message_id)),
+            eq("user_id", str(scope.member_id)),
+        )
+
+    async def rate(self, message_id: UUID, rating: int, *, comment: str | None = None) -> FeedbackRow:
+        """Rate a message +1 or -1; rating it again changes the rating."""
+        scope = await self._scope()
+        row = FeedbackInsert.model_validate(
+            {
+                "tenant_id": scope.tenant_id,
+                "message_id": message_id,
+                "user_id": scope.member_id,
+                "rating": rating,
+                "comment": comment,
+            }
+        )
+        what = f"rate message {message_id}"
+        try:
+            return await self._one(
+                Insert("feedback", (row.model_dump(mode="json", exclude_unset=True),)), FeedbackRow, what
+            )
+        except Conflict:
+            changes = FeedbackUpdate(rating=row.rating, comment=row.comment).model_dump(
+                mode="json", exclude_unset=True
+            )
+            return await self._one(
+                Update("feedback", changes, await self._own(message_id)), FeedbackRow, what
+            )
+
+    async def remove(self, message_id: UUID) -> FeedbackRow:
+        """Withdraw the store's member's rating of a message; returns what was removed."""
+        op = Delete("feedback", await self._own(message_id))
+        return await self._one(op, FeedbackRow, f"feedback on message {message_id}")
+
+    async def list(self, *, message_id: UUID | None = None) -> builtins.list[FeedbackRow]:
+        """FeedbackRow the caller can read (their own; admins the tenant's), newest first."""
+        where: tuple[Condition, ...] = (eq("tenant_id", str(await self._tenant(None))),)
+        if message_id is not None:
+            where += (eq("message_id", str(message_id)),)
+        op = Select("feedback", where, (Order("created_at", descending=True),))
+        return await self._all(op, FeedbackRow, "feedback")
+
+    async def summary(self, conversation_id: UUID | None = None) -> builtins.list[FeedbackSummary]:
+        """Per-message totals from the summary (as of its last refresh), for the caller's tenants."""
+        args = MessageFeedbackSummaryArgs(p_conversation_id=conversation_id).model_dump(
+            mode="json", exclude_none=True
+        )
+        return await self._all(Call("message_feedback_summary", args), FeedbackSummary, "feedback summary")

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import builtins
+from typing import Any
+from uuid import UUID
+
+from supatenant._async.repositories._base import AsyncRepository
+from supatenant.models import Tenant, TenantsInsert, TenantsUpdate
+from supatenant.ops import Insert, Order, Select, Update, eq
+
+
+class AsyncTenants(AsyncRepository):
+    """Tenants: members read their own, owners rename and configure it, the service role does all."""
+
+    async def create(
+        self, name: str, slug: str, *, plan: str = "free", settings: dict[str, Any] | None = None
+    ) -> Tenant:
+        """A new tenant (service role)."""
+        row = TenantsInsert.model_validate(
+            {"name": name, "slug": slug, "plan": plan, "settings": settings or {}}
+        )
+        op = Insert("tenants", (row.model_dump(mode="json", exclude_unset=True),))
+        return await self._one(op, Tenant, f"create tenant {slug!r}")
+
+    async def get(self, tenant_id: UUID | None = None) -> Tenant:
+        """A tenant by id; by default the store's member's own tenant."""
+        tenant = await self._tenant(tenant_id)
+        return await self._one(
+            Select("tenants", (eq("id", str(tenant)),), single=True), Tenant, f"tenant {tenant}"
+        )
+
+    async def list(self) -> builtins.list[Tenant]:
+        """Every tenant the caller can see, by name."""
+        return await self._all(Select("tenants", order=(Order("name"),)), Tenant, "tenants")
+
+    async def update(
+        self,
+        tenant_id: UUID | None = None,
+        *,
+        name: str | None = None,
+        settings: dict[str, Any] | None = None,
+        plan: str | None = None,
+        is_active: bool | None = None,
+    ) -> Tenant:
+        """Change a tenant; owners may change name and settings, the service role anything."""
+        tenant = await self._tenant(tenant_id)
+        given = {"name": name, "settings": settings, "plan": plan, "is_active": is_active}
+        changes = TenantsUpdate.model_validate({k: v for k, v in given.items() if v is not None})
+        op = Update("tenants", changes.model_dump(mode="json", exclude_unset=True), (eq("id", str(tenant)),))
+        return await self._one(op, Tenant, f"update tenant {tenant}")

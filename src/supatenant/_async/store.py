@@ -1,0 +1,185 @@
+"""The store: one object per caller, holding a backend and the repositories that use it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Protocol
+from uuid import UUID
+
+from supatenant._async.postgres import AsyncPostgresBackend, open_pool
+from supatenant._async.repositories.conversations import AsyncConversations
+from supatenant._async.repositories.feedback import AsyncFeedback
+from supatenant._async.repositories.members import AsyncMembers
+from supatenant._async.repositories.messages import AsyncMessages
+from supatenant._async.repositories.tenants import AsyncTenants
+from supatenant._async.repositories.usage import AsyncUsage
+from supatenant._async.supabase import AsyncSupabaseBackend, rest_client
+from supatenant.auth import Identity, token_subject
+from supatenant.errors import InvalidInput, NotFound, Unsupported
+from supatenant.models import Member
+from supatenant.ops import Cmp, Condition, Result, Select, eq
+
+
+class AsyncBackend(Protocol):
+    async def run(self, op: Any, what: str) -> Result: ...
+    def unit_of_work(self) -> AbstractAsyncContextManager[Any]: ...
+    async def commit(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The membership a store acts for: where new rows go and whose they are."""
+
+    tenant_id: UUID
+    member_id: UUID
+
+
+class AsyncStore:
+    """Repositories over one backend, acting as one caller. RLS decides what each call may do.
+
+    Open one with :meth:`connect` (psycopg) or :meth:`from_supabase` (supabase-py).
+    """
+
+    def __init__(
+        self,
+        backend: AsyncBackend,
+        *,
+        auth_user_id: UUID | None = None,
+        tenant_id: UUID | None = None,
+        scope: Scope | None = None,
+        owns_backend: bool = True,
+    ) -> None:
+        self.backend = backend
+        self._auth_user_id = auth_user_id
+        self._tenant_id = tenant_id
+        self._scope = scope
+        self._me: Member | None = None
+        self._owns_backend = owns_backend
+        self.tenants = AsyncTenants(self)
+        self.members = AsyncMembers(self)
+        self.conversations = AsyncConversations(self)
+        self.messages = AsyncMessages(self)
+        self.feedback = AsyncFeedback(self)
+        self.usage = AsyncUsage(self)
+
+    @classmethod
+    async def connect(
+        cls,
+        dsn: str,
+        *,
+        auth_user_id: UUID | None = None,
+        service_role: bool = False,
+        tenant_id: UUID | None = None,
+        min_size: int = 1,
+        max_size: int = 10,
+    ) -> AsyncStore:
+        """A store on a psycopg pool, acting as the Supabase Auth user ``auth_user_id``, as the
+        service role, or (neither) as ``anon``. ``tenant_id`` picks the membership when the user
+        belongs to several tenants."""
+        if auth_user_id is not None and service_role:
+            raise ValueError("act as a user or as the service role, not both")
+        identity = (
+            Identity.user(auth_user_id)
+            if auth_user_id is not None
+            else Identity.service()
+            if service_role
+            else Identity.anon()
+        )
+        pool = await open_pool(dsn, min_size=min_size, max_size=max_size)
+        return cls(AsyncPostgresBackend(pool, identity), auth_user_id=auth_user_id, tenant_id=tenant_id)
+
+    @classmethod
+    def from_supabase(
+        cls, client: Any, *, access_token: str | None = None, tenant_id: UUID | None = None
+    ) -> AsyncStore:
+        """A store on a supabase-py client. With ``access_token`` (a signed-in user's JWT) every
+        request carries it and RLS applies as that user; without, the client's key is used
+        (the service role key for back-end jobs)."""
+        user = token_subject(access_token) if access_token is not None else None
+        backend = AsyncSupabaseBackend(rest_client(client, access_token))
+        return cls(backend, auth_user_id=user, tenant_id=tenant_id)
+
+    def as_user(self, auth_user_id: UUID, *, tenant_id: UUID | None = None) -> AsyncStore:
+        """A store for another user on the same pool (one pool, a store per request)."""
+        return self._with_identity(Identity.user(auth_user_id), auth_user_id, tenant_id)
+
+    def as_service(self) -> AsyncStore:
+        return self._with_identity(Identity.service(), None, None)
+
+    def _with_identity(self, identity: Identity, user: UUID | None, tenant_id: UUID | None) -> AsyncStore:
+        if not isinstance(self.backend, AsyncPostgresBackend):
+            raise Unsupported(
+                "a supabase store acts as its token: use Store.from_supabase(client, access_token=...)"
+            )
+        return type(self)(
+            self.backend.with_identity(identity), auth_user_id=user, tenant_id=tenant_id, owns_backend=False
+        )
+
+    def for_member(self, tenant_id: UUID, member_id: UUID) -> AsyncStore:
+        """The same caller, creating rows for the given membership (service-role jobs)."""
+        return type(self)(
+            self.backend,
+            auth_user_id=self._auth_user_id,
+            scope=Scope(tenant_id, member_id),
+            owns_backend=False,
+        )
+
+    async def me(self) -> Member:
+        """The caller's active membership (in ``tenant_id`` when the store was given one)."""
+        if self._me is not None:
+            return self._me
+        if self._auth_user_id is None:
+            raise InvalidInput("this store acts as no user: use for_member(tenant_id, member_id)")
+        where: tuple[Condition, ...] = (eq("auth_id", str(self._auth_user_id)), Cmp("is_active", "is", True))
+        if self._tenant_id is not None:
+            where += (eq("tenant_id", str(self._tenant_id)),)
+        rows = (await self.backend.run(Select("users", where, limit=2), "your membership")).rows
+        if not rows:
+            raise NotFound(f"user {self._auth_user_id} has no active membership you can see", "PGRST116")
+        if len(rows) > 1:
+            raise InvalidInput("this user belongs to several tenants: pass tenant_id to choose one")
+        self._me = Member.model_validate(rows[0])
+        return self._me
+
+    async def scope(self) -> Scope:
+        if self._scope is None:
+            me = await self.me()
+            self._scope = Scope(me.tenant_id, me.id)
+        return self._scope
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncUnitOfWork]:
+        """Several calls in one transaction, rolled back at the end unless ``commit()`` was called.
+
+        Only the psycopg backend can do this: PostgREST runs each request on its own.
+        """
+        async with self.backend.unit_of_work() as backend:
+            uow = AsyncUnitOfWork(
+                backend, auth_user_id=self._auth_user_id, tenant_id=self._tenant_id, owns_backend=False
+            )
+            uow._scope = self._scope
+            uow._me = self._me
+            yield uow
+
+    async def close(self) -> None:
+        if self._owns_backend:
+            await self.backend.close()
+
+    async def __aenter__(self) -> AsyncStore:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+class AsyncUnitOfWork(AsyncStore):
+    """A store whose calls share one transaction."""
+
+    async def commit(self) -> None:
+        await self.backend.commit()

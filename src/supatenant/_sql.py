@@ -1,0 +1,126 @@
+"""Operations compiled to psycopg statements: identifiers through ``psycopg.sql``, values as parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from supatenant.ops import AllOf, AnyOf, Call, Cmp, Condition, Delete, Insert, Op, Select, Update
+
+Statement = tuple[sql.Composed, list[Any]]
+
+_BINARY = {"eq": "=", "neq": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "ilike": "ilike"}
+_IS = {None: sql.SQL("null"), True: sql.SQL("true"), False: sql.SQL("false")}
+
+
+def _param(value: Any) -> Any:
+    # JSON-ready values: a dict or list is a json/jsonb value; strings reach typed columns as
+    # untyped literals, so the server parses them exactly as PostgREST would
+    return Jsonb(value) if isinstance(value, dict | list) else value
+
+
+def _table(name: str) -> sql.Composable:
+    return sql.Identifier("public", name)
+
+
+def _cmp(c: Cmp, params: list[Any]) -> sql.Composable:
+    column = sql.Identifier(c.column)
+    if c.op == "is":
+        return sql.SQL("{} is {}").format(column, _IS[c.value])
+    if c.op == "in":
+        if not c.value:
+            return sql.SQL("false")
+        params.extend(_param(v) for v in c.value)
+        return sql.SQL("{} in ({})").format(column, sql.SQL(", ").join(sql.Placeholder() * len(c.value)))
+    params.append(_param(c.value))
+    if c.op == "wfts":
+        return sql.SQL("to_tsvector('english', {}) @@ websearch_to_tsquery('english', %s)").format(column)
+    return sql.SQL("{} {} %s").format(column, sql.SQL(_BINARY[c.op]))
+
+
+def _condition(c: Condition | AllOf, params: list[Any]) -> sql.Composable:
+    if isinstance(c, Cmp):
+        return _cmp(c, params)
+    joiner = " or " if isinstance(c, AnyOf) else " and "
+    return sql.SQL("({})").format(sql.SQL(joiner).join(_condition(p, params) for p in c.parts))
+
+
+def _where(conditions: tuple[Condition, ...], params: list[Any]) -> sql.Composable:
+    if not conditions:
+        return sql.SQL("")
+    return sql.SQL(" where ") + sql.SQL(" and ").join(_condition(c, params) for c in conditions)
+
+
+def select(op: Select) -> Statement:
+    params: list[Any] = []
+    query = sql.SQL("select * from {}").format(_table(op.table)) + _where(op.where, params)
+    if op.order:
+        query += sql.SQL(" order by ") + sql.SQL(", ").join(
+            sql.SQL("{} desc" if o.descending else "{}").format(sql.Identifier(o.column)) for o in op.order
+        )
+    if op.single:
+        query += sql.SQL(" limit 2")  # a second row means "not exactly one"
+    elif op.limit is not None:
+        query += sql.SQL(" limit {}").format(sql.Literal(op.limit))
+    return query, params
+
+
+def count(op: Select) -> Statement:
+    params: list[Any] = []
+    return sql.SQL("select count(*) as count from {}").format(_table(op.table)) + _where(
+        op.where, params
+    ), params
+
+
+def insert(op: Insert) -> Statement:
+    columns = list(dict.fromkeys(key for row in op.rows for key in row))
+    params: list[Any] = []
+    tuples = []
+    for row in op.rows:
+        values: list[sql.Composable] = []
+        for column in columns:
+            if column in row:
+                params.append(_param(row[column]))
+                values.append(sql.Placeholder())
+            else:
+                values.append(sql.DEFAULT)
+        tuples.append(sql.SQL("({})").format(sql.SQL(", ").join(values)))
+    query = sql.SQL("insert into {} ({}) values {} returning *").format(
+        _table(op.table), sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(", ").join(tuples)
+    )
+    return query, params
+
+
+def update(op: Update) -> Statement:
+    params = [_param(v) for v in op.values.values()]
+    assignments = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in op.values)
+    query = sql.SQL("update {} set {}").format(_table(op.table), assignments)
+    return query + _where(op.where, params) + sql.SQL(" returning *"), params
+
+
+def delete(op: Delete) -> Statement:
+    params: list[Any] = []
+    query = sql.SQL("delete from {}").format(_table(op.table)) + _where(op.where, params)
+    return query + sql.SQL(" returning *"), params
+
+
+def call(op: Call) -> Statement:
+    arguments = sql.SQL(", ").join(sql.SQL("{} => %s").format(sql.Identifier(k)) for k in op.args)
+    function = sql.SQL("{}({})").format(_table(op.function), arguments)
+    if op.returns == "value":
+        return sql.SQL("select {} as value").format(function), [_param(v) for v in op.args.values()]
+    return sql.SQL("select * from {}").format(function), [_param(v) for v in op.args.values()]
+
+
+def statement(op: Op) -> Statement:
+    if isinstance(op, Select):
+        return select(op)
+    if isinstance(op, Insert):
+        return insert(op)
+    if isinstance(op, Update):
+        return update(op)
+    if isinstance(op, Delete):
+        return delete(op)
+    return call(op)

@@ -1,0 +1,40 @@
+# DO NOT EDIT. Generated from supatenant/_async by `python -m supatenant.codegen.unasync`.
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from supatenant.errors import database_error
+from supatenant.ops import Op, Result
+
+if TYPE_CHECKING:
+    from supatenant._sync.store import Scope, Store
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Repository:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def _scope(self) -> Scope:
+        return self._store.scope()
+
+    def _tenant(self, tenant_id: UUID | None) -> UUID:
+        """``tenant_id`` when given (service-role jobs), else the store's member's tenant."""
+        return tenant_id if tenant_id is not None else (self._scope()).tenant_id
+
+    def _run(self, op: Op, what: str) -> Result:
+        return self._store.backend.run(op, what)
+
+    def _all(self, op: Op, model: type[M], what: str) -> list[M]:
+        return [model.model_validate(row) for row in (self._run(op, what)).rows]
+
+    def _one(self, op: Op, model: type[M], what: str) -> M:
+        """The single row ``op`` returns; an update or delete that matched nothing is NotFound."""
+        rows = (self._run(op, what)).rows
+        if not rows:
+            raise database_error("no row", "PGRST116", what)
+        return model.model_validate(rows[0])

@@ -1,0 +1,71 @@
+# DO NOT EDIT. Generated from supatenant/_async by `python -m supatenant.codegen.unasync`.
+from __future__ import annotations
+
+import builtins
+from uuid import UUID
+
+from supatenant._sync.repositories._base import Repository
+from supatenant.errors import Conflict
+from supatenant.models import (
+    FeedbackInsert,
+    FeedbackRow,
+    FeedbackSummary,
+    FeedbackUpdate,
+    MessageFeedbackSummaryArgs,
+)
+from supatenant.ops import Call, Condition, Delete, Insert, Order, Select, Update, eq
+
+
+class Feedback(Repository):
+    """Ratings of answers: one per member per message, changed or removed by its author."""
+
+    def _own(self, message_id: UUID) -> tuple[Condition, ...]:
+        scope = self._scope()
+        return (
+            eq("tenant_id", str(scope.tenant_id)),
+            eq("message_id", str(message_id)),
+            eq("user_id", str(scope.member_id)),
+        )
+
+    def rate(self, message_id: UUID, rating: int, *, comment: str | None = None) -> FeedbackRow:
+        """Rate a message +1 or -1; rating it again changes the rating."""
+        scope = self._scope()
+        row = FeedbackInsert.model_validate(
+            {
+                "tenant_id": scope.tenant_id,
+                "message_id": message_id,
+                "user_id": scope.member_id,
+                "rating": rating,
+                "comment": comment,
+            }
+        )
+        what = f"rate message {message_id}"
+        try:
+            return self._one(
+                Insert("feedback", (row.model_dump(mode="json", exclude_unset=True),)), FeedbackRow, what
+            )
+        except Conflict:
+            changes = FeedbackUpdate(rating=row.rating, comment=row.comment).model_dump(
+                mode="json", exclude_unset=True
+            )
+            return self._one(Update("feedback", changes, self._own(message_id)), FeedbackRow, what)
+
+    def remove(self, message_id: UUID) -> FeedbackRow:
+        """Withdraw the store's member's rating of a message; returns what was removed."""
+        op = Delete("feedback", self._own(message_id))
+        return self._one(op, FeedbackRow, f"feedback on message {message_id}")
+
+    def list(self, *, message_id: UUID | None = None) -> builtins.list[FeedbackRow]:
+        """FeedbackRow the caller can read (their own; admins the tenant's), newest first."""
+        where: tuple[Condition, ...] = (eq("tenant_id", str(self._tenant(None))),)
+        if message_id is not None:
+            where += (eq("message_id", str(message_id)),)
+        op = Select("feedback", where, (Order("created_at", descending=True),))
+        return self._all(op, FeedbackRow, "feedback")
+
+    def summary(self, conversation_id: UUID | None = None) -> builtins.list[FeedbackSummary]:
+        """Per-message totals from the summary (as of its last refresh), for the caller's tenants."""
+        args = MessageFeedbackSummaryArgs(p_conversation_id=conversation_id).model_dump(
+            mode="json", exclude_none=True
+        )
+        return self._all(Call("message_feedback_summary", args), FeedbackSummary, "feedback summary")

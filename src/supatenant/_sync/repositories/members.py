@@ -1,0 +1,70 @@
+# DO NOT EDIT. Generated from supatenant/_async by `python -m supatenant.codegen.unasync`.
+from __future__ import annotations
+
+import builtins
+from typing import Literal
+from uuid import UUID
+
+from supatenant._sync.repositories._base import Repository
+from supatenant.models import Member, UsersInsert, UsersUpdate
+from supatenant.ops import Cmp, Condition, Insert, Order, Select, Update, eq
+
+Role = Literal["owner", "admin", "member"]
+
+
+class Members(Repository):
+    """A tenant's members (the ``users`` table): read by the tenant, managed by its admins."""
+
+    def me(self) -> Member:
+        """The store's own membership."""
+        return self._store.me()
+
+    def get(self, member_id: UUID, *, tenant_id: UUID | None = None) -> Member:
+        tenant = self._tenant(tenant_id)
+        op = Select("users", (eq("tenant_id", str(tenant)), eq("id", str(member_id))), single=True)
+        return self._one(op, Member, f"member {member_id}")
+
+    def list(self, *, include_inactive: bool = False, tenant_id: UUID | None = None) -> builtins.list[Member]:
+        """The tenant's members by email."""
+        where: tuple[Condition, ...] = (eq("tenant_id", str(self._tenant(tenant_id))),)
+        if not include_inactive:
+            where += (Cmp("is_active", "is", True),)
+        return self._all(Select("users", where, (Order("email"),)), Member, "members")
+
+    def add(
+        self,
+        email: str,
+        *,
+        role: Role = "member",
+        display_name: str | None = None,
+        auth_id: UUID | None = None,
+        tenant_id: UUID | None = None,
+    ) -> Member:
+        """Add a member to the tenant (admins; only owners add owners)."""
+        given = {"email": email, "role": role, "display_name": display_name, "auth_id": auth_id}
+        row = UsersInsert.model_validate(
+            {"tenant_id": self._tenant(tenant_id), **{k: v for k, v in given.items() if v is not None}}
+        )
+        op = Insert("users", (row.model_dump(mode="json", exclude_unset=True),))
+        return self._one(op, Member, f"add member {email!r}")
+
+    def _change(self, member_id: UUID, changes: UsersUpdate, tenant_id: UUID | None, what: str) -> Member:
+        where = (eq("tenant_id", str(self._tenant(tenant_id))), eq("id", str(member_id)))
+        op = Update("users", changes.model_dump(mode="json", exclude_unset=True), where)
+        return self._one(op, Member, f"{what} member {member_id}")
+
+    def update_profile(self, display_name: str | None) -> Member:
+        """Change the store's own display name."""
+        me = self._store.me()
+        return self._change(me.id, UsersUpdate(display_name=display_name), me.tenant_id, "update")
+
+    def set_role(self, member_id: UUID, role: Role, *, tenant_id: UUID | None = None) -> Member:
+        """Re-role a member (admins; owner role by owners only)."""
+        return self._change(member_id, UsersUpdate(role=role), tenant_id, "re-role")
+
+    def deactivate(self, member_id: UUID, *, tenant_id: UUID | None = None) -> Member:
+        """Shut a member out: an inactive member sees nothing. Their data stays."""
+        return self._change(member_id, UsersUpdate(is_active=False), tenant_id, "deactivate")
+
+    def reactivate(self, member_id: UUID, *, tenant_id: UUID | None = None) -> Member:
+        return self._change(member_id, UsersUpdate(is_active=True), tenant_id, "reactivate")

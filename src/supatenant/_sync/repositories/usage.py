@@ -1,0 +1,83 @@
+# DO NOT EDIT. Generated from supatenant/_async by `python -m supatenant.codegen.unasync`.
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+from uuid import UUID
+
+from supatenant._sync.repositories._base import Repository
+from supatenant.models import (
+    DailyUsage,
+    IncrementUsageArgs,
+    MonthlyUsage,
+    MonthlyUsageSummaryArgs,
+    UsageIncrement,
+    UsageMetricsRow,
+)
+from supatenant.ops import Call, Cmp, Condition, Order, Select, eq
+
+
+class Usage(Repository):
+    """Token and cost usage: written by the service role only, read by members (own) and admins."""
+
+    def increment(
+        self,
+        tenant_id: UUID,
+        user_id: UUID,
+        *,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        cost_usd: Decimal | float | str = 0,
+        request_count: int = 1,
+        usage_date: date | None = None,
+    ) -> UsageMetricsRow:
+        """Add one request's usage in one atomic upsert; returns the day's row after it."""
+        increment = UsageIncrement(
+            tenant_id=tenant_id,
+            user_id=user_id,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost_usd=Decimal(str(cost_usd)),
+            request_count=request_count,
+            usage_date=usage_date,
+        )
+        args = IncrementUsageArgs.model_validate(
+            {f"p_{k}": v for k, v in increment.model_dump(exclude_none=True).items()}
+        ).model_dump(mode="json", exclude_none=True)
+        return self._one(Call("increment_usage", args, "row"), UsageMetricsRow, "increment usage")
+
+    def increment_many(self, increments: Iterable[UsageIncrement]) -> int:
+        """Apply many increments in one statement (summed per member and day); returns rows written."""
+        batch = [i.model_dump(mode="json", exclude_none=True) for i in increments]
+        if not batch:
+            return 0
+        result = self._run(Call("increment_usage_batch", {"p_increments": batch}, "value"), "increment usage")
+        return int(result.value)
+
+    def refresh_summaries(self) -> None:
+        """Recompute the feedback and monthly usage summaries (service role)."""
+        self._run(Call("refresh_summaries", {}, "value"), "refresh summaries")
+
+    def today(self, *, tenant_id: UUID | None = None) -> builtins.list[DailyUsage]:
+        """Today's (UTC) rows the caller can read: their own, or the tenant's for admins."""
+        where = (eq("tenant_id", str(self._tenant(tenant_id))),)
+        return self._all(Select("current_day_usage", where, (Order("user_id"),)), DailyUsage, "usage today")
+
+    def list(
+        self, *, since: date | None = None, until: date | None = None, tenant_id: UUID | None = None
+    ) -> builtins.list[UsageMetricsRow]:
+        """Daily rows between two dates (inclusive), oldest first."""
+        where: tuple[Condition, ...] = (eq("tenant_id", str(self._tenant(tenant_id))),)
+        if since is not None:
+            where += (Cmp("usage_date", "gte", since.isoformat()),)
+        if until is not None:
+            where += (Cmp("usage_date", "lte", until.isoformat()),)
+        op = Select("usage_metrics", where, (Order("usage_date"), Order("user_id")))
+        return self._all(op, UsageMetricsRow, "usage")
+
+    def monthly(self, *, since: date | None = None, until: date | None = None) -> builtins.list[MonthlyUsage]:
+        """Per member and month (as of the summary's last refresh), for the caller's tenants."""
+        args = MonthlyUsageSummaryArgs(p_from=since, p_to=until).model_dump(mode="json", exclude_none=True)
+        return self._all(Call("monthly_usage_summary", args), MonthlyUsage, "monthly usage")

@@ -1,0 +1,65 @@
+# DO NOT EDIT. Generated from supatenant/_async by `python -m supatenant.codegen.unasync`.
+"""The supabase-py backend: operations become PostgREST requests through the client's own
+PostgREST client, with the caller's access token in ``Authorization`` so RLS applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from postgrest import APIError
+from postgrest import SyncPostgrestClient as SyncRestClient
+from supabase import Client as SupabaseClient
+
+from supatenant import _rest
+from supatenant.errors import Unavailable, Unsupported, database_error
+from supatenant.ops import Op, Result
+
+
+def rest_client(client: SupabaseClient, access_token: str | None) -> SyncRestClient:
+    """A PostgREST client sharing ``client``'s URL, key, headers and HTTP client.
+
+    With ``access_token`` the requests carry that user's JWT; the shared client is left as it was.
+    """
+    headers = dict(client.options.headers)
+    if access_token is not None:
+        headers["Authorization"] = f"Bearer {access_token}"
+    return SyncRestClient(
+        str(client.rest_url),
+        schema=client.options.schema,
+        headers=headers,
+        http_client=getattr(client.options, "httpx_client", None),
+    )
+
+
+class SupabaseBackend:
+    def __init__(self, rest: SyncRestClient) -> None:
+        self.rest = rest
+
+    def run(self, op: Op, what: str) -> Result:
+        builder: Any = _rest.request(self.rest, op)
+        try:
+            response = builder.execute()
+        except APIError as e:
+            raise database_error(e.message or str(e), e.code, what) from e
+        except httpx.HTTPError as e:
+            raise Unavailable(f"{what}: the Data API could not be reached: {e}") from e
+        rows, value = _rest.result(op, response.data, getattr(response, "count", None))
+        return Result(rows, getattr(response, "count", None), value)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[SupabaseBackend]:
+        raise Unsupported(
+            "PostgREST runs each request in its own transaction: a unit of work needs the psycopg "
+            "backend (Store.connect) or a database function"
+        )
+        yield self  # pragma: no cover - unreachable, makes this a generator
+
+    def commit(self) -> None:
+        raise Unsupported("a unit of work needs the psycopg backend")
+
+    def close(self) -> None:
+        """The supabase client belongs to the caller, who closes it."""

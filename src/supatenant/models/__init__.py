@@ -3,10 +3,12 @@ here are the ones application code reads best."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BaseModel, Field, ValidationError
 
+from supatenant.errors import InvalidInput
 from supatenant.models._generated import (
     ConversationsInsert,
     ConversationsRow,
@@ -51,6 +53,19 @@ class UsageIncrement(UsageMetricsInsert):
     request_count: Annotated[int, Field(ge=0, le=2**63 - 1)] = 1
 
 
+def to_json(model: type[BaseModel], data: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """``data`` checked against ``model`` and made JSON-ready (UUIDs, datetimes and decimals as
+    strings), leaving out what the caller did not set. Bad input raises InvalidInput before any I/O."""
+    try:
+        return model.model_validate(data).model_dump(mode="json", exclude_unset=True)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(map(str, err['loc'])) or 'input'}: {err['msg']}"
+            for err in e.errors(include_url=False)
+        )
+        raise InvalidInput(f"{what}: {problems}") from e
+
+
 __all__ = [
     "Conversation",
     "ConversationsInsert",
@@ -75,4 +90,5 @@ __all__ = [
     "UsageMetricsRow",
     "UsersInsert",
     "UsersUpdate",
+    "to_json",
 ]

@@ -5,7 +5,7 @@ from typing import Any
 from uuid import UUID
 
 from supatenant._async.repositories._base import AsyncRepository
-from supatenant.models import Conversation, ConversationsInsert, ConversationsUpdate, Message
+from supatenant.models import Conversation, ConversationsInsert, ConversationsUpdate, Message, to_json
 from supatenant.ops import Cmp, Condition, Insert, Select, Update, eq
 from supatenant.paging import Cursor, Page, newest_first, older_than, page
 
@@ -21,6 +21,11 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+def _check_limit(limit: int) -> None:
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+
+
 class AsyncConversations(AsyncRepository):
     """Chat threads: members create and keep their own; admins read all in the tenant."""
 
@@ -28,15 +33,13 @@ class AsyncConversations(AsyncRepository):
         self, title: str | None = None, *, metadata: dict[str, Any] | None = None
     ) -> Conversation:
         scope = await self._scope()
-        row = ConversationsInsert.model_validate(
-            {
-                "tenant_id": scope.tenant_id,
-                "user_id": scope.member_id,
-                "title": title,
-                "metadata": metadata or {},
-            }
-        )
-        op = Insert("conversations", (row.model_dump(mode="json", exclude_unset=True),))
+        row = {
+            "tenant_id": scope.tenant_id,
+            "user_id": scope.member_id,
+            "title": title,
+            "metadata": metadata or {},
+        }
+        op = Insert("conversations", (to_json(ConversationsInsert, row, "create conversation"),))
         return await self._one(op, Conversation, "create conversation")
 
     async def _key(self, conversation_id: UUID) -> tuple[Condition, ...]:
@@ -62,13 +65,11 @@ class AsyncConversations(AsyncRepository):
         return await self._change(conversation_id, {"is_archived": False}, "unarchive")
 
     async def _change(self, conversation_id: UUID, values: dict[str, Any], verb: str) -> Conversation:
-        changes = ConversationsUpdate.model_validate(values)
+        what = f"{verb} conversation {conversation_id}"
         op = Update(
-            "conversations",
-            changes.model_dump(mode="json", exclude_unset=True),
-            await self._key(conversation_id),
+            "conversations", to_json(ConversationsUpdate, values, what), await self._key(conversation_id)
         )
-        return await self._one(op, Conversation, f"{verb} conversation {conversation_id}")
+        return await self._one(op, Conversation, what)
 
     async def list(
         self,
@@ -82,8 +83,7 @@ class AsyncConversations(AsyncRepository):
     ) -> Page[Conversation]:
         """Most recently active first. ``archived=None`` lists both; ``everyone`` lists the whole
         tenant's threads (admins), else the store's member's own."""
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
+        _check_limit(limit)
         scope = await self._scope()
         where: tuple[Condition, ...] = (eq("tenant_id", str(scope.tenant_id)),)
         if not everyone:
@@ -92,11 +92,11 @@ class AsyncConversations(AsyncRepository):
             where += (Cmp("is_archived", "is", archived),)
         if title_contains:
             where += (Cmp("title", "ilike", _like(title_contains)),)
-        total = (
-            (await self._run(Select("conversations", where, count=True, limit=0), "conversations")).count
-            if with_total
-            else None
-        )
+        total = None
+        if with_total:
+            total = (
+                await self._run(Select("conversations", where, limit=0, count=True), "conversations")
+            ).count
         if after is not None:
             where += (older_than("updated_at", after),)
         op = Select("conversations", where, newest_first("updated_at"), limit + 1)
@@ -104,11 +104,9 @@ class AsyncConversations(AsyncRepository):
 
     async def thread(self, conversation_id: UUID, *, limit: int = 50) -> Thread:
         """The conversation and its latest ``limit`` messages, oldest first."""
+        _check_limit(limit)
         conversation = await self.get(conversation_id)
         where = (eq("tenant_id", str(conversation.tenant_id)), eq("conversation_id", str(conversation_id)))
-        latest = await self._all(
-            Select("messages", where, newest_first("created_at"), limit),
-            Message,
-            f"messages of {conversation_id}",
-        )
+        op = Select("messages", where, newest_first("created_at"), limit)
+        latest = await self._all(op, Message, f"messages of conversation {conversation_id}")
         return Thread(conversation, latest[::-1])

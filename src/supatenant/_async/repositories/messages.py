@@ -5,7 +5,8 @@ from typing import Any
 from uuid import UUID
 
 from supatenant._async.repositories._base import AsyncRepository
-from supatenant.models import Message, MessagesInsert
+from supatenant._async.repositories.conversations import _check_limit
+from supatenant.models import Message, MessagesInsert, to_json
 from supatenant.ops import Cmp, Condition, Insert, Select, eq
 from supatenant.paging import Cursor, Page, newest_first, older_than, page
 
@@ -26,6 +27,7 @@ class AsyncMessages(AsyncRepository):
         metadata: dict[str, Any] | None = None,
     ) -> Message:
         scope = await self._scope()
+        what = f"append to conversation {conversation_id}"
         given = {
             "tool_calls": tool_calls,
             "model": model,
@@ -33,28 +35,24 @@ class AsyncMessages(AsyncRepository):
             "latency_ms": latency_ms,
             "metadata": metadata,
         }
-        row = MessagesInsert.model_validate(
-            {
-                "tenant_id": scope.tenant_id,
-                "conversation_id": conversation_id,
-                # the database copies the owner from the conversation whatever is sent, so it is not sent
-                "user_id": scope.member_id,
-                "role": role,
-                "content": content,
-                **{k: v for k, v in given.items() if v is not None},
-            }
-        )
-        payload = row.model_dump(mode="json", exclude_unset=True, exclude={"user_id"})
-        return await self._one(
-            Insert("messages", (payload,)), Message, f"append to conversation {conversation_id}"
-        )
+        row = {
+            "tenant_id": scope.tenant_id,
+            "conversation_id": conversation_id,
+            # required by the model but not sent: the database copies the conversation's owner
+            "user_id": scope.member_id,
+            "role": role,
+            "content": content,
+            **{k: v for k, v in given.items() if v is not None},
+        }
+        payload = to_json(MessagesInsert, row, what)
+        del payload["user_id"]
+        return await self._one(Insert("messages", (payload,)), Message, what)
 
     async def list(
         self, conversation_id: UUID, *, limit: int = 50, before: Cursor | None = None
     ) -> Page[Message]:
         """Newest first; pass ``page.next`` as ``before`` for older messages."""
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
+        _check_limit(limit)
         where: tuple[Condition, ...] = (
             eq("tenant_id", str(await self._tenant(None))),
             eq("conversation_id", str(conversation_id)),
@@ -69,12 +67,12 @@ class AsyncMessages(AsyncRepository):
         self, query: str, *, conversation_id: UUID | None = None, limit: int = 20
     ) -> builtins.list[Message]:
         """Full-text search (web-search syntax, English) over the messages the caller can read."""
+        _check_limit(limit)
         where: tuple[Condition, ...] = (
             eq("tenant_id", str(await self._tenant(None))),
             Cmp("content", "wfts", query),
         )
         if conversation_id is not None:
             where += (eq("conversation_id", str(conversation_id)),)
-        return await self._all(
-            Select("messages", where, newest_first("created_at"), limit), Message, "message search"
-        )
+        op = Select("messages", where, newest_first("created_at"), limit)
+        return await self._all(op, Message, "message search")

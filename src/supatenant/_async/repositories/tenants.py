@@ -5,7 +5,7 @@ from typing import Any
 from uuid import UUID
 
 from supatenant._async.repositories._base import AsyncRepository
-from supatenant.models import Tenant, TenantsInsert, TenantsUpdate
+from supatenant.models import Tenant, TenantsInsert, TenantsUpdate, to_json
 from supatenant.ops import Insert, Order, Select, Update, eq
 
 
@@ -16,11 +16,11 @@ class AsyncTenants(AsyncRepository):
         self, name: str, slug: str, *, plan: str = "free", settings: dict[str, Any] | None = None
     ) -> Tenant:
         """A new tenant (service role)."""
-        row = TenantsInsert.model_validate(
-            {"name": name, "slug": slug, "plan": plan, "settings": settings or {}}
+        what = f"create tenant {slug!r}"
+        row = to_json(
+            TenantsInsert, {"name": name, "slug": slug, "plan": plan, "settings": settings or {}}, what
         )
-        op = Insert("tenants", (row.model_dump(mode="json", exclude_unset=True),))
-        return await self._one(op, Tenant, f"create tenant {slug!r}")
+        return await self._one(Insert("tenants", (row,)), Tenant, what)
 
     async def get(self, tenant_id: UUID | None = None) -> Tenant:
         """A tenant by id; by default the store's member's own tenant."""
@@ -44,7 +44,7 @@ class AsyncTenants(AsyncRepository):
     ) -> Tenant:
         """Change a tenant; owners may change name and settings, the service role anything."""
         tenant = await self._tenant(tenant_id)
+        what = f"update tenant {tenant}"
         given = {"name": name, "settings": settings, "plan": plan, "is_active": is_active}
-        changes = TenantsUpdate.model_validate({k: v for k, v in given.items() if v is not None})
-        op = Update("tenants", changes.model_dump(mode="json", exclude_unset=True), (eq("id", str(tenant)),))
-        return await self._one(op, Tenant, f"update tenant {tenant}")
+        changes = to_json(TenantsUpdate, {k: v for k, v in given.items() if v is not None}, what)
+        return await self._one(Update("tenants", changes, (eq("id", str(tenant)),)), Tenant, what)

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from supatenant._sync.repositories._base import Repository
-from supatenant.models import Conversation, ConversationsInsert, ConversationsUpdate, Message
+from supatenant.models import Conversation, ConversationsInsert, ConversationsUpdate, Message, to_json
 from supatenant.ops import Cmp, Condition, Insert, Select, Update, eq
 from supatenant.paging import Cursor, Page, newest_first, older_than, page
 
@@ -22,20 +22,23 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+def _check_limit(limit: int) -> None:
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+
+
 class Conversations(Repository):
     """Chat threads: members create and keep their own; admins read all in the tenant."""
 
     def create(self, title: str | None = None, *, metadata: dict[str, Any] | None = None) -> Conversation:
         scope = self._scope()
-        row = ConversationsInsert.model_validate(
-            {
-                "tenant_id": scope.tenant_id,
-                "user_id": scope.member_id,
-                "title": title,
-                "metadata": metadata or {},
-            }
-        )
-        op = Insert("conversations", (row.model_dump(mode="json", exclude_unset=True),))
+        row = {
+            "tenant_id": scope.tenant_id,
+            "user_id": scope.member_id,
+            "title": title,
+            "metadata": metadata or {},
+        }
+        op = Insert("conversations", (to_json(ConversationsInsert, row, "create conversation"),))
         return self._one(op, Conversation, "create conversation")
 
     def _key(self, conversation_id: UUID) -> tuple[Condition, ...]:
@@ -59,13 +62,9 @@ class Conversations(Repository):
         return self._change(conversation_id, {"is_archived": False}, "unarchive")
 
     def _change(self, conversation_id: UUID, values: dict[str, Any], verb: str) -> Conversation:
-        changes = ConversationsUpdate.model_validate(values)
-        op = Update(
-            "conversations",
-            changes.model_dump(mode="json", exclude_unset=True),
-            self._key(conversation_id),
-        )
-        return self._one(op, Conversation, f"{verb} conversation {conversation_id}")
+        what = f"{verb} conversation {conversation_id}"
+        op = Update("conversations", to_json(ConversationsUpdate, values, what), self._key(conversation_id))
+        return self._one(op, Conversation, what)
 
     def list(
         self,
@@ -79,8 +78,7 @@ class Conversations(Repository):
     ) -> Page[Conversation]:
         """Most recently active first. ``archived=None`` lists both; ``everyone`` lists the whole
         tenant's threads (admins), else the store's member's own."""
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
+        _check_limit(limit)
         scope = self._scope()
         where: tuple[Condition, ...] = (eq("tenant_id", str(scope.tenant_id)),)
         if not everyone:
@@ -89,11 +87,9 @@ class Conversations(Repository):
             where += (Cmp("is_archived", "is", archived),)
         if title_contains:
             where += (Cmp("title", "ilike", _like(title_contains)),)
-        total = (
-            (self._run(Select("conversations", where, count=True, limit=0), "conversations")).count
-            if with_total
-            else None
-        )
+        total = None
+        if with_total:
+            total = (self._run(Select("conversations", where, limit=0, count=True), "conversations")).count
         if after is not None:
             where += (older_than("updated_at", after),)
         op = Select("conversations", where, newest_first("updated_at"), limit + 1)
@@ -101,11 +97,9 @@ class Conversations(Repository):
 
     def thread(self, conversation_id: UUID, *, limit: int = 50) -> Thread:
         """The conversation and its latest ``limit`` messages, oldest first."""
+        _check_limit(limit)
         conversation = self.get(conversation_id)
         where = (eq("tenant_id", str(conversation.tenant_id)), eq("conversation_id", str(conversation_id)))
-        latest = self._all(
-            Select("messages", where, newest_first("created_at"), limit),
-            Message,
-            f"messages of {conversation_id}",
-        )
+        op = Select("messages", where, newest_first("created_at"), limit)
+        latest = self._all(op, Message, f"messages of conversation {conversation_id}")
         return Thread(conversation, latest[::-1])

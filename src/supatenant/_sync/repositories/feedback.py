@@ -12,6 +12,7 @@ from supatenant.models import (
     FeedbackSummary,
     FeedbackUpdate,
     MessageFeedbackSummaryArgs,
+    to_json,
 )
 from supatenant.ops import Call, Condition, Delete, Insert, Order, Select, Update, eq
 
@@ -28,26 +29,25 @@ class Feedback(Repository):
         )
 
     def rate(self, message_id: UUID, rating: int, *, comment: str | None = None) -> FeedbackRow:
-        """Rate a message +1 or -1; rating it again changes the rating."""
+        """Rate a message +1 or -1; rating it again replaces the rating and comment."""
         scope = self._scope()
-        row = FeedbackInsert.model_validate(
+        what = f"rate message {message_id}"
+        row = to_json(
+            FeedbackInsert,
             {
                 "tenant_id": scope.tenant_id,
                 "message_id": message_id,
                 "user_id": scope.member_id,
                 "rating": rating,
                 "comment": comment,
-            }
+            },
+            what,
         )
-        what = f"rate message {message_id}"
         try:
-            return self._one(
-                Insert("feedback", (row.model_dump(mode="json", exclude_unset=True),)), FeedbackRow, what
-            )
+            return self._one(Insert("feedback", (row,)), FeedbackRow, what)
         except Conflict:
-            changes = FeedbackUpdate(rating=row.rating, comment=row.comment).model_dump(
-                mode="json", exclude_unset=True
-            )
+            # already rated: members may change rating and comment, nothing else
+            changes = to_json(FeedbackUpdate, {"rating": rating, "comment": comment}, what)
             return self._one(Update("feedback", changes, self._own(message_id)), FeedbackRow, what)
 
     def remove(self, message_id: UUID) -> FeedbackRow:
@@ -56,7 +56,7 @@ class Feedback(Repository):
         return self._one(op, FeedbackRow, f"feedback on message {message_id}")
 
     def list(self, *, message_id: UUID | None = None) -> builtins.list[FeedbackRow]:
-        """FeedbackRow the caller can read (their own; admins the tenant's), newest first."""
+        """Feedback the caller can read (their own; admins the tenant's), newest first."""
         where: tuple[Condition, ...] = (eq("tenant_id", str(self._tenant(None))),)
         if message_id is not None:
             where += (eq("message_id", str(message_id)),)
@@ -65,7 +65,6 @@ class Feedback(Repository):
 
     def summary(self, conversation_id: UUID | None = None) -> builtins.list[FeedbackSummary]:
         """Per-message totals from the summary (as of its last refresh), for the caller's tenants."""
-        args = MessageFeedbackSummaryArgs(p_conversation_id=conversation_id).model_dump(
-            mode="json", exclude_none=True
-        )
+        given = {"p_conversation_id": conversation_id} if conversation_id is not None else {}
+        args = to_json(MessageFeedbackSummaryArgs, given, "feedback summary")
         return self._all(Call("message_feedback_summary", args), FeedbackSummary, "feedback summary")

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import builtins
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from supatenant._sync.repositories._base import Repository
-from supatenant.models import Member, UsersInsert, UsersUpdate
+from supatenant.models import Member, UsersInsert, UsersUpdate, to_json
 from supatenant.ops import Cmp, Condition, Insert, Order, Select, Update, eq
 
 Role = Literal["owner", "admin", "member"]
@@ -41,30 +41,31 @@ class Members(Repository):
         tenant_id: UUID | None = None,
     ) -> Member:
         """Add a member to the tenant (admins; only owners add owners)."""
+        what = f"add member {email!r}"
         given = {"email": email, "role": role, "display_name": display_name, "auth_id": auth_id}
-        row = UsersInsert.model_validate(
-            {"tenant_id": self._tenant(tenant_id), **{k: v for k, v in given.items() if v is not None}}
-        )
-        op = Insert("users", (row.model_dump(mode="json", exclude_unset=True),))
-        return self._one(op, Member, f"add member {email!r}")
+        row = {
+            "tenant_id": self._tenant(tenant_id),
+            **{k: v for k, v in given.items() if v is not None},
+        }
+        return self._one(Insert("users", (to_json(UsersInsert, row, what),)), Member, what)
 
-    def _change(self, member_id: UUID, changes: UsersUpdate, tenant_id: UUID | None, what: str) -> Member:
+    def _change(self, member_id: UUID, values: dict[str, Any], tenant_id: UUID | None, verb: str) -> Member:
+        what = f"{verb} member {member_id}"
         where = (eq("tenant_id", str(self._tenant(tenant_id))), eq("id", str(member_id)))
-        op = Update("users", changes.model_dump(mode="json", exclude_unset=True), where)
-        return self._one(op, Member, f"{what} member {member_id}")
+        return self._one(Update("users", to_json(UsersUpdate, values, what), where), Member, what)
 
     def update_profile(self, display_name: str | None) -> Member:
         """Change the store's own display name."""
         me = self._store.me()
-        return self._change(me.id, UsersUpdate(display_name=display_name), me.tenant_id, "update")
+        return self._change(me.id, {"display_name": display_name}, me.tenant_id, "update")
 
     def set_role(self, member_id: UUID, role: Role, *, tenant_id: UUID | None = None) -> Member:
         """Re-role a member (admins; owner role by owners only)."""
-        return self._change(member_id, UsersUpdate(role=role), tenant_id, "re-role")
+        return self._change(member_id, {"role": role}, tenant_id, "re-role")
 
     def deactivate(self, member_id: UUID, *, tenant_id: UUID | None = None) -> Member:
         """Shut a member out: an inactive member sees nothing. Their data stays."""
-        return self._change(member_id, UsersUpdate(is_active=False), tenant_id, "deactivate")
+        return self._change(member_id, {"is_active": False}, tenant_id, "deactivate")
 
     def reactivate(self, member_id: UUID, *, tenant_id: UUID | None = None) -> Member:
-        return self._change(member_id, UsersUpdate(is_active=True), tenant_id, "reactivate")
+        return self._change(member_id, {"is_active": True}, tenant_id, "reactivate")

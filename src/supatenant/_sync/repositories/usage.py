@@ -5,6 +5,7 @@ import builtins
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from supatenant._sync.repositories._base import Repository
@@ -15,8 +16,13 @@ from supatenant.models import (
     MonthlyUsageSummaryArgs,
     UsageIncrement,
     UsageMetricsRow,
+    to_json,
 )
 from supatenant.ops import Call, Cmp, Condition, Order, Select, eq
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
 
 
 class Usage(Repository):
@@ -34,19 +40,19 @@ class Usage(Repository):
         usage_date: date | None = None,
     ) -> UsageMetricsRow:
         """Add one request's usage in one atomic upsert; returns the day's row after it."""
-        increment = UsageIncrement(
+        what = "increment usage"
+        increment = _given(
             tenant_id=tenant_id,
             user_id=user_id,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
-            cost_usd=Decimal(str(cost_usd)),
+            cost_usd=cost_usd,
             request_count=request_count,
             usage_date=usage_date,
         )
-        args = IncrementUsageArgs.model_validate(
-            {f"p_{k}": v for k, v in increment.model_dump(exclude_none=True).items()}
-        ).model_dump(mode="json", exclude_none=True)
-        return self._one(Call("increment_usage", args, "row"), UsageMetricsRow, "increment usage")
+        checked = to_json(UsageIncrement, increment, what)  # the table's own bounds, before any I/O
+        args = to_json(IncrementUsageArgs, {f"p_{k}": v for k, v in checked.items()}, what)
+        return self._one(Call("increment_usage", args, "row"), UsageMetricsRow, what)
 
     def increment_many(self, increments: Iterable[UsageIncrement]) -> int:
         """Apply many increments in one statement (summed per member and day); returns rows written."""
@@ -79,5 +85,5 @@ class Usage(Repository):
 
     def monthly(self, *, since: date | None = None, until: date | None = None) -> builtins.list[MonthlyUsage]:
         """Per member and month (as of the summary's last refresh), for the caller's tenants."""
-        args = MonthlyUsageSummaryArgs(p_from=since, p_to=until).model_dump(mode="json", exclude_none=True)
+        args = to_json(MonthlyUsageSummaryArgs, _given(p_from=since, p_to=until), "monthly usage")
         return self._all(Call("monthly_usage_summary", args), MonthlyUsage, "monthly usage")

@@ -43,7 +43,7 @@ def _filter(builder: Any, c: Condition) -> Any:
     if c.op == "in":
         return builder.in_(c.column, [_text(v) for v in c.value])
     if c.op == "wfts":
-        return builder.text_search(c.column, c.value, options={"config": "english", "type": "websearch"})
+        return builder.filter(c.column, "wfts(english)", c.value)
     return builder.filter(c.column, c.op, _text(c.value))
 
 

@@ -29,29 +29,7 @@ from supatenant import (
     Unsupported,
 )
 from supatenant.models import UsageIncrement
-
-
-class _Blocking:
-    """Drives an async object from sync test code: every coroutine runs to completion on ``loop``."""
-
-    def __init__(self, target: Any, loop: asyncio.AbstractEventLoop) -> None:
-        self._target = target
-        self._loop = loop
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._target, name)
-        if callable(value):
-
-            def call(*args: Any, **kwargs: Any) -> Any:
-                result = value(*args, **kwargs)
-                if asyncio.iscoroutine(result):
-                    result = self._loop.run_until_complete(result)
-                return _Blocking(result, self._loop) if isinstance(result, AsyncStore) else result
-
-            return call
-        if type(value).__module__.startswith("supatenant._async"):
-            return _Blocking(value, self._loop)
-        return value
+from tests.blocking import Blocking
 
 
 @dataclass
@@ -99,7 +77,7 @@ def open_store(request: pytest.FixtureRequest, db_url: str) -> Iterator[Callable
         if loop is None:
             store: Any = Store.connect(db_url, max_size=2, **kwargs)
         else:
-            store = _Blocking(loop.run_until_complete(AsyncStore.connect(db_url, max_size=2, **kwargs)), loop)
+            store = Blocking(loop.run_until_complete(AsyncStore.connect(db_url, max_size=2, **kwargs)), loop)
         opened.append(store)
         return cast(Store, store)
 

@@ -20,10 +20,12 @@ from supatenant.errors import (
     Unsupported,
 )
 from supatenant.paging import Cursor, Page
+from supatenant.recorder import AsyncUsageRecorder, UsageNotRecorded, UsageRecorder
 
 __all__ = [
     "AsyncStore",
     "AsyncUnitOfWork",
+    "AsyncUsageRecorder",
     "Conflict",
     "Cursor",
     "DatabaseError",
@@ -40,4 +42,6 @@ __all__ = [
     "Unavailable",
     "UnitOfWork",
     "Unsupported",
+    "UsageNotRecorded",
+    "UsageRecorder",
 ]

@@ -147,10 +147,9 @@ class UsageRecorder:
         while not self._stop.is_set():
             self._wake.wait(self._interval)
             self._wake.clear()
-            try:
+            # a failed batch stays in the buffer and in last_error; the next round retries it
+            with contextlib.suppress(UsageNotRecorded):
                 self.flush()
-            except UsageNotRecorded:
-                pass  # kept in the buffer and in last_error; the next round retries
 
     def close(self) -> None:
         """Stop the thread and write what is left; raises UsageNotRecorded if that fails."""
@@ -218,10 +217,8 @@ class AsyncUsageRecorder:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()
-            try:
+            with contextlib.suppress(UsageNotRecorded):
                 await self.flush()
-            except UsageNotRecorded:
-                pass  # kept in the buffer and in last_error; the next round retries
 
     async def close(self) -> None:
         if self._closed:

@@ -96,12 +96,12 @@ def test_async_recorder_gives_exact_totals(db_url: str, conn: psycopg.Connection
     tenant = make_tenant(conn, members=2)
 
     async def scenario() -> None:
-        async with await AsyncStore.connect(db_url, service_role=True, max_size=1) as service:
-            async with AsyncUsageRecorder(service, max_keys=1, interval=0.01) as recorder:
-                for i in range(400):
-                    recorder.record(tenant.id, tenant.members[i % 2], prompt_tokens=1)
-                    if i % 50 == 0:
-                        await asyncio.sleep(0)  # let the writer run between bursts
+        service = await AsyncStore.connect(db_url, service_role=True, max_size=1)
+        async with service, AsyncUsageRecorder(service, max_keys=1, interval=0.01) as recorder:
+            for i in range(400):
+                recorder.record(tenant.id, tenant.members[i % 2], prompt_tokens=1)
+                if i % 50 == 0:
+                    await asyncio.sleep(0)  # let the writer run between bursts
 
     asyncio.run(scenario())
     assert _totals(db_url, tenant.id) == {m: (200, 200, 0, Decimal("0.000000")) for m in tenant.members}

@@ -4,7 +4,7 @@ here are the ones application code reads best."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -34,6 +34,7 @@ from supatenant.models._generated import (
     UsersUpdate,
 )
 
+Role = Literal["owner", "admin", "member"]  # a member's role in their tenant
 Tenant = TenantsRow
 Member = UsersRow
 Conversation = ConversationsRow
@@ -83,6 +84,7 @@ __all__ = [
     "MessagesInsert",
     "MonthlyUsage",
     "MonthlyUsageSummaryArgs",
+    "Role",
     "Tenant",
     "TenantsInsert",
     "TenantsUpdate",

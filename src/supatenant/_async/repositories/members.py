@@ -1,14 +1,12 @@
 from __future__ import annotations
 
 import builtins
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 from supatenant._async.repositories._base import AsyncRepository
-from supatenant.models import Member, UsersInsert, UsersUpdate, to_json
+from supatenant.models import Member, Role, UsersInsert, UsersUpdate, to_json
 from supatenant.ops import Cmp, Condition, Insert, Order, Select, Update, eq
-
-Role = Literal["owner", "admin", "member"]
 
 
 class AsyncMembers(AsyncRepository):

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import builtins
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 from supatenant._sync.repositories._base import Repository
-from supatenant.models import Member, UsersInsert, UsersUpdate, to_json
+from supatenant.models import Member, Role, UsersInsert, UsersUpdate, to_json
 from supatenant.ops import Cmp, Condition, Insert, Order, Select, Update, eq
-
-Role = Literal["owner", "admin", "member"]
 
 
 class Members(Repository):

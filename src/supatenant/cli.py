@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from supatenant import database, embedded
-from supatenant.errors import SupatenantError
+from supatenant.errors import SupatenantError, Unsupported
 from supatenant.project import project_dir
 
 
@@ -46,6 +46,59 @@ def _gen(args: argparse.Namespace) -> int:
     return 1 if args.check and differing else 0
 
 
+def _seed(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from seeds.load import seed_database
+    from seeds.plan import PRESETS, today
+
+    if args.supabase_url:
+        raise Unsupported(
+            "seeding through the Supabase API is not available yet: pass --database-url "
+            "(the project's direct connection string)"
+        )
+    sizes = PRESETS[args.preset]
+    given = {k: getattr(args, k) for k in _SIZE_FLAGS if getattr(args, k) is not None}
+    sizes = dataclasses.replace(sizes, **given)
+    url: str = args.database_url or embedded.start()
+
+    def progress(done: int, total: int) -> None:
+        if total >= 10 and sys.stderr.isatty():
+            bar = "#" * (30 * done // total)
+            print(f"\r[{bar:<30}] {done}/{total} tenants", end="" if done < total else "\n", file=sys.stderr)
+
+    try:
+        report, plans = seed_database(url, sizes, args.seed, today(), progress)
+    except ValueError as e:
+        print(f"supatenant: {e}", file=sys.stderr)
+        return 2
+    rate = report.messages_written / report.seconds if report.seconds else 0
+    print(
+        f"seeded {report.tenants_written} tenants ({report.tenants_present} already there), "
+        f"{report.messages_written} messages in {report.seconds:.1f} s ({rate:,.0f} messages/s)"
+    )
+    credentials = [c for p in plans for c in p.credentials]
+    if args.credentials:
+        with open(args.credentials, "w") as f:
+            json.dump(credentials, f, indent=2)
+        print(f"members written to {args.credentials}")
+    elif len(credentials) <= 50:
+        for c in credentials:
+            print(f"{c['email']:<48} {c['role']:<6} tenant {c['tenant_slug']:<14} auth {c['auth_id']}")
+    return 0
+
+
+_SIZE_FLAGS = (
+    "tenants",
+    "users_per_tenant",
+    "conversations_per_user",
+    "messages_per_conversation",
+    "feedback_rate",
+    "days",
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supatenant", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,6 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file is stale")
     gen.set_defaults(run=_gen)
+    seed = sub.add_parser("seed", help="fill a database with realistic, deterministic test data")
+    seed.add_argument("--database-url", help="PostgreSQL URL (default: the embedded server)")
+    seed.add_argument("--supabase-url", help="a Supabase project's API URL (with --service-role-key)")
+    seed.add_argument("--service-role-key")
+    seed.add_argument("--preset", choices=("tiny", "demo", "load"), default="demo")
+    for flag in _SIZE_FLAGS:
+        kind = float if flag == "feedback_rate" else int
+        seed.add_argument("--" + flag.replace("_", "-"), type=kind, help="overrides the preset")
+    seed.add_argument("--seed", type=int, default=1, help="same seed, same rows (default 1)")
+    seed.add_argument("--credentials", metavar="FILE", help="write every seeded member's sign-in as JSON")
+    seed.set_defaults(run=_seed)
     return parser
 
 

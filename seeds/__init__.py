@@ -1,0 +1,1 @@
+"""Realistic, deterministic seed data for a supatenant database (``supatenant seed``)."""

@@ -1,0 +1,317 @@
+"""What to seed: every row derived from the seed and its position, so runs are repeatable.
+
+Pure: no I/O. ``tenant_rows(sizes, seed, index)`` returns one tenant's rows; the same
+arguments always give the same rows, whatever else is seeded and in whatever order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+PLANS = ("free", "pro", "team", "enterprise")
+MODELS = (
+    ("gpt-4o-mini", Decimal("0.00000015"), Decimal("0.0000006")),
+    ("claude-3-5-haiku", Decimal("0.0000008"), Decimal("0.000004")),
+)
+FIRST = (
+    "ada",
+    "bob",
+    "cyd",
+    "dee",
+    "eli",
+    "fay",
+    "gus",
+    "hal",
+    "ivy",
+    "jon",
+    "kim",
+    "lea",
+    "max",
+    "nia",
+    "oto",
+    "pia",
+)
+LAST = (
+    "lovelace",
+    "hopper",
+    "turing",
+    "noether",
+    "curie",
+    "ramanujan",
+    "franklin",
+    "shannon",
+    "liskov",
+    "knuth",
+)
+COMPANIES = (
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Hooli",
+    "Vandelay",
+    "Stark",
+    "Wayne",
+    "Tyrell",
+    "Soylent",
+)
+KINDS = ("Support", "Help Desk", "Care", "Assist", "Concierge")
+TOPICS = (
+    (
+        "refund",
+        "Can I get a refund for order {n}?",
+        "Yes: the refund for order {n} reaches your card within 5 days.",
+    ),
+    (
+        "password",
+        "I can't reset my password.",
+        "Use 'Forgot password' on the sign-in page; the link lasts an hour.",
+    ),
+    (
+        "invoice",
+        "My invoice {n} was charged twice.",
+        "I've flagged invoice {n}; the duplicate charge will be reversed.",
+    ),
+    ("shipping", "Where is parcel {n}?", "Parcel {n} left the warehouse yesterday and arrives Thursday."),
+    (
+        "upgrade",
+        "How do I move to the team plan?",
+        "Open Billing, choose Team, and confirm; it applies at once.",
+    ),
+    (
+        "api",
+        "The API returns 429 for key {n}.",
+        "Key {n} hit its rate limit; requests resume after a minute.",
+    ),
+)
+SYSTEM_PROMPT = "You are a concise, friendly support assistant. Answer from the help center only."
+
+
+@dataclass(frozen=True)
+class Sizes:
+    tenants: int = 3
+    users_per_tenant: int = 4
+    conversations_per_user: int = 2
+    messages_per_conversation: int = 6
+    feedback_rate: float = 0.3
+    days: int = 30
+
+    def problems(self) -> list[str]:
+        out = [
+            f"{name} must be at least {low}"
+            for name, value, low in (
+                ("tenants", self.tenants, 1),
+                ("users-per-tenant", self.users_per_tenant, 1),
+                ("conversations-per-user", self.conversations_per_user, 0),
+                ("messages-per-conversation", self.messages_per_conversation, 0),
+                ("days", self.days, 1),
+            )
+            if value < low
+        ]
+        if not 0 <= self.feedback_rate <= 1:
+            out.append("feedback-rate must be between 0 and 1")
+        if (
+            self.tenants
+            * self.users_per_tenant
+            * self.conversations_per_user
+            * self.messages_per_conversation
+            > 50_000_000
+        ):
+            out.append("more than 50,000,000 messages: split the run")
+        return out
+
+
+PRESETS = {
+    "tiny": Sizes(2, 3, 1, 4, 0.5, 3),
+    "demo": Sizes(5, 8, 4, 10, 0.3, 30),
+    "load": Sizes(100, 20, 25, 20, 0.2, 90),  # 1,000,000 messages
+}
+
+
+@dataclass
+class TenantRows:
+    tenant: dict[str, Any]
+    auth_users: list[dict[str, Any]] = field(default_factory=list)
+    users: list[dict[str, Any]] = field(default_factory=list)
+    conversations: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    feedback: list[dict[str, Any]] = field(default_factory=list)
+    usage: list[dict[str, Any]] = field(default_factory=list)
+    credentials: list[dict[str, str]] = field(default_factory=list)
+
+
+def key(seed: int, *parts: object) -> UUID:
+    return uuid5(NAMESPACE_URL, "supatenant-seed:" + ":".join(map(str, (seed, *parts))))
+
+
+def password(seed: int, email: str) -> str:
+    return "Seed-" + hashlib.sha256(f"{seed}:{email}".encode()).hexdigest()[:16]
+
+
+# the fixed end of the span for the committed supabase/seed.sql, so it never changes by itself
+ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def today() -> datetime:
+    """Midnight UTC today: the default end of the seeded span (so today's usage view has rows)."""
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def tenant_rows(sizes: Sizes, seed: int, index: int, end: datetime) -> TenantRows:
+    rnd = random.Random(f"{seed}:{index}")
+    tenant_id = key(seed, "tenant", index)
+    company = f"{COMPANIES[index % len(COMPANIES)]} {KINDS[rnd.randrange(len(KINDS))]}"
+    slug = f"seed{seed}-{index}"
+    active_tenant = index % 17 != 16  # an occasional inactive tenant, never in small runs
+    rows = TenantRows(
+        {
+            "id": tenant_id,
+            "name": company if index < len(COMPANIES) else f"{company} {index}",
+            "slug": slug,
+            "plan": PLANS[rnd.randrange(len(PLANS))] if index else "pro",
+            "is_active": active_tenant,
+            "settings": {"seeded": True, "tone": rnd.choice(("friendly", "formal"))},
+            "created_at": end - timedelta(days=sizes.days + 1),
+        }
+    )
+    usage: dict[tuple[UUID, str], list[Any]] = {}
+    for u in range(sizes.users_per_tenant):
+        role = "owner" if u == 0 else "admin" if u == 1 else "member"
+        active = u < 2 or rnd.random() > 0.1
+        first, last = FIRST[(index + u) % len(FIRST)], LAST[(index * 3 + u) % len(LAST)]
+        email = f"{first}.{last}.{u}@{slug}.example.test"
+        auth_id, member_id = key(seed, "auth", index, u), key(seed, "member", index, u)
+        rows.auth_users.append({"id": auth_id, "email": email, "password": password(seed, email)})
+        rows.users.append(
+            {
+                "id": member_id,
+                "tenant_id": tenant_id,
+                "auth_id": auth_id,
+                "email": email,
+                "display_name": f"{first.title()} {last.title()}",
+                "role": role,
+                "is_active": active,
+            }
+        )
+        rows.credentials.append(
+            {
+                "email": email,
+                "password": password(seed, email),
+                "auth_id": str(auth_id),
+                "member_id": str(member_id),
+                "tenant_id": str(tenant_id),
+                "tenant_slug": slug,
+                "role": role,
+                "active": str(active and active_tenant).lower(),
+            }
+        )
+        for c in range(sizes.conversations_per_user):
+            _conversation(rows, rnd, sizes, seed, (index, u, c), member_id, end, usage)
+    rows.usage = [
+        {
+            "tenant_id": tenant_id,
+            "user_id": member,
+            "usage_date": day,
+            "request_count": total[0],
+            "prompt_tokens": total[1],
+            "completion_tokens": total[2],
+            "cost_usd": total[3],
+        }
+        for (member, day), total in sorted(usage.items(), key=lambda kv: (str(kv[0][0]), kv[0][1]))
+    ]
+    return rows
+
+
+def _conversation(
+    rows: TenantRows,
+    rnd: random.Random,
+    sizes: Sizes,
+    seed: int,
+    at: tuple[int, int, int],
+    member_id: UUID,
+    end: datetime,
+    usage: dict[tuple[UUID, str], list[Any]],
+) -> None:
+    tenant_id = rows.tenant["id"]
+    conversation_id = key(seed, "conversation", *at)
+    topic, ask, answer = TOPICS[rnd.randrange(len(TOPICS))]
+    number = rnd.randrange(1000, 9999)
+    started = end - timedelta(seconds=rnd.randrange(sizes.days * 86400))
+    when = started
+    last = None
+    with_system = rnd.random() < 0.3
+    for m in range(sizes.messages_per_conversation):
+        role = "system" if with_system and m == 0 else "user" if (m - with_system) % 2 == 0 else "assistant"
+        when = min(when + timedelta(seconds=rnd.randrange(5, 90)), end - timedelta(microseconds=1))
+        message: dict[str, Any] = {
+            "id": key(seed, "message", *at, m),
+            "tenant_id": tenant_id,
+            "conversation_id": conversation_id,
+            "user_id": member_id,
+            "role": role,
+            "content": SYSTEM_PROMPT
+            if role == "system"
+            else (ask if role == "user" else answer).format(n=number),
+            "tool_calls": None,
+            "model": None,
+            "token_count": None,
+            "latency_ms": None,
+            "metadata": {},
+            "created_at": when,
+        }
+        if role == "assistant":
+            model, prompt_price, completion_price = MODELS[rnd.randrange(len(MODELS))]
+            prompt, completion = rnd.randrange(40, 1200), rnd.randrange(10, 400)
+            cost = (prompt * prompt_price + completion * completion_price).quantize(Decimal("0.000001"))
+            message |= {
+                "model": model,
+                "token_count": completion,
+                "latency_ms": rnd.randrange(200, 4000),
+                "metadata": {"prompt_tokens": prompt, "cost_usd": str(cost)},
+            }
+            if rnd.random() < 0.2:
+                message["tool_calls"] = [{"name": "lookup_" + topic, "arguments": {"ref": str(number)}}]
+            total = usage.setdefault((member_id, when.date().isoformat()), [0, 0, 0, Decimal(0)])
+            total[0] += 1
+            total[1] += prompt
+            total[2] += completion
+            total[3] += cost
+            if rnd.random() < sizes.feedback_rate:
+                positive = rnd.random() < 0.8
+                rows.feedback.append(
+                    {
+                        "id": key(seed, "feedback", *at, m),
+                        "tenant_id": tenant_id,
+                        "message_id": message["id"],
+                        "user_id": member_id,
+                        "rating": 1 if positive else -1,
+                        "comment": None
+                        if rnd.random() < 0.6
+                        else ("Helpful, thanks" if positive else "Not what I asked"),
+                        "created_at": when + timedelta(seconds=30),
+                    }
+                )
+        elif role == "user":
+            message["token_count"] = rnd.randrange(5, 80)
+        rows.messages.append(message)
+        last = when
+    rows.conversations.append(
+        {
+            "id": conversation_id,
+            "tenant_id": tenant_id,
+            "user_id": member_id,
+            "title": f"{topic.title()} question",
+            "metadata": {"channel": rnd.choice(("web", "email", "chat"))},
+            "is_archived": rnd.random() < 0.1,
+            "message_count": sizes.messages_per_conversation,
+            "last_message_at": last,
+            "created_at": started,
+            "updated_at": last or started,
+        }
+    )

@@ -16,7 +16,10 @@ from supatenant.database import check_reachable, redact
 from supatenant.errors import Conflict, SetupError
 
 COLUMNS = {
-    "users": ("id", "tenant_id", "auth_id", "email", "display_name", "role", "is_active"),
+    "users": (
+        "id", "tenant_id", "auth_id", "email", "display_name", "role", "is_active",
+        "created_at", "updated_at",
+    ),
     "conversations": (
         "id", "tenant_id", "user_id", "title", "metadata", "is_archived",
         "message_count", "last_message_at", "created_at", "updated_at",
@@ -25,10 +28,10 @@ COLUMNS = {
         "id", "tenant_id", "conversation_id", "user_id", "role", "content",
         "tool_calls", "model", "token_count", "latency_ms", "metadata", "created_at",
     ),
-    "feedback": ("id", "tenant_id", "message_id", "user_id", "rating", "comment", "created_at"),
+    "feedback": ("id", "tenant_id", "message_id", "user_id", "rating", "comment", "created_at", "updated_at"),
     "usage_metrics": (
         "tenant_id", "user_id", "usage_date", "request_count",
-        "prompt_tokens", "completion_tokens", "cost_usd",
+        "prompt_tokens", "completion_tokens", "cost_usd", "updated_at",
     ),
 }  # fmt: skip
 
@@ -96,14 +99,23 @@ def write_tenant(conn: psycopg.Connection[Any], rows: TenantRows) -> bool:
         cur.execute("set local session_replication_role = replica")
         t = rows.tenant
         cur.execute(
-            "insert into public.tenants (id, name, slug, plan, is_active, settings, created_at)"
-            " values (%s, %s, %s, %s, %s, %s, %s)",
-            (t["id"], t["name"], t["slug"], t["plan"], t["is_active"], Jsonb(t["settings"]), t["created_at"]),
+            "insert into public.tenants (id, name, slug, plan, is_active, settings, created_at, updated_at)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                t["id"],
+                t["name"],
+                t["slug"],
+                t["plan"],
+                t["is_active"],
+                Jsonb(t["settings"]),
+                t["created_at"],
+                t["created_at"],
+            ),
         )
         cur.executemany(
-            "insert into auth.users (id, email, aud, role, email_confirmed_at) values"
-            " (%s, %s, 'authenticated', 'authenticated', now()) on conflict (id) do nothing",
-            [(a["id"], a["email"]) for a in rows.auth_users],
+            "insert into auth.users (id, email, aud, role, email_confirmed_at, created_at, updated_at) values"
+            " (%s, %s, 'authenticated', 'authenticated', %s, %s, %s) on conflict (id) do nothing",
+            [(a["id"], a["email"], *[t["created_at"]] * 3) for a in rows.auth_users],
         )
         _copy(cur, "users", rows.users)
         _copy(cur, "conversations", rows.conversations)

@@ -197,6 +197,8 @@ def tenant_rows(sizes: Sizes, seed: int, index: int, end: datetime) -> TenantRow
                 "display_name": f"{first.title()} {last.title()}",
                 "role": role,
                 "is_active": active,
+                "created_at": rows.tenant["created_at"],
+                "updated_at": rows.tenant["created_at"],
             }
         )
         rows.credentials.append(
@@ -222,6 +224,7 @@ def tenant_rows(sizes: Sizes, seed: int, index: int, end: datetime) -> TenantRow
             "prompt_tokens": total[1],
             "completion_tokens": total[2],
             "cost_usd": total[3],
+            "updated_at": end,
         }
         for (member, day), total in sorted(usage.items(), key=lambda kv: (str(kv[0][0]), kv[0][1]))
     ]
@@ -295,6 +298,7 @@ def _conversation(
                         if rnd.random() < 0.6
                         else ("Helpful, thanks" if positive else "Not what I asked"),
                         "created_at": when + timedelta(seconds=30),
+                        "updated_at": when + timedelta(seconds=30),
                     }
                 )
         elif role == "user":

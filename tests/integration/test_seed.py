@@ -1,0 +1,168 @@
+"""The seed: deterministic, idempotent, consistent with itself, and isolated by RLS."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import psycopg
+import pytest
+
+from seeds.load import seed_database
+from seeds.plan import ANCHOR, Sizes
+from supatenant import Store, database
+from supatenant.errors import Conflict, DatabaseUnreachable, SetupError
+
+SIZES = Sizes(
+    tenants=3,
+    users_per_tenant=4,
+    conversations_per_user=2,
+    messages_per_conversation=6,
+    feedback_rate=0.5,
+    days=5,
+)
+TABLES = ("tenants", "users", "conversations", "messages", "feedback", "usage_metrics")
+
+
+def _dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    with psycopg.connect(url) as conn:
+        return {t: conn.execute(f"select * from public.{t} order by 1, 2").fetchall() for t in TABLES}
+
+
+def _counts(url: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        return {t: conn.execute(f"select count(*) from public.{t}").fetchone()[0] for t in TABLES}  # type: ignore[index]
+
+
+@pytest.fixture
+def seeded(fresh_database: Callable[[], str]) -> str:
+    url = fresh_database()
+    database.prepare(url)
+    seed_database(url, SIZES, 42, ANCHOR)
+    return url
+
+
+def test_the_same_seed_gives_the_same_rows(seeded: str, fresh_database: Callable[[], str]) -> None:
+    other = fresh_database()
+    database.prepare(other)
+    seed_database(other, SIZES, 42, ANCHOR)
+    a, b = _dump(seeded), _dump(other)
+    for table in TABLES:
+        assert a[table] == b[table], table
+    assert len(a["messages"]) == 3 * 4 * 2 * 6
+
+
+def test_a_different_seed_gives_different_rows(fresh_database: Callable[[], str]) -> None:
+    url = fresh_database()
+    database.prepare(url)
+    seed_database(url, SIZES, 1, ANCHOR)
+    seed_database(url, SIZES, 2, ANCHOR)
+    assert _counts(url)["tenants"] == 6
+
+
+def test_running_it_again_adds_nothing_and_completes_what_is_missing(seeded: str) -> None:
+    before = _counts(seeded)
+    report, _ = seed_database(seeded, SIZES, 42, ANCHOR)
+    assert (report.tenants_written, report.tenants_present) == (0, 3)
+    assert _counts(seeded) == before
+    bigger, _ = seed_database(seeded, Sizes(**{**SIZES.__dict__, "tenants": 4}), 42, ANCHOR)
+    assert (bigger.tenants_written, bigger.tenants_present) == (1, 3)
+
+
+def test_usage_agrees_exactly_with_the_messages(seeded: str) -> None:
+    with psycopg.connect(seeded) as conn:
+        mismatches = conn.execute(
+            """
+            with from_messages as (
+              select tenant_id, user_id, (created_at at time zone 'utc')::date as day,
+                     count(*) as requests,
+                     sum((metadata->>'prompt_tokens')::bigint) as prompt,
+                     sum(token_count) as completion,
+                     sum((metadata->>'cost_usd')::numeric) as cost
+              from public.messages where role = 'assistant'
+              group by 1, 2, 3)
+            select * from from_messages f
+            full join public.usage_metrics u
+              on (u.tenant_id, u.user_id, u.usage_date) = (f.tenant_id, f.user_id, f.day)
+            where u.request_count is distinct from f.requests or u.prompt_tokens is distinct from f.prompt
+               or u.completion_tokens is distinct from f.completion or u.cost_usd is distinct from f.cost
+            """
+        ).fetchall()
+        counters = conn.execute(
+            "select count(*) from public.conversations c where message_count <>"
+            " (select count(*) from public.messages m where m.conversation_id = c.id)"
+            " or last_message_at is distinct from (select max(created_at) from public.messages m where m.conversation_id = c.id)"
+        ).fetchone()
+        usage_rows = conn.execute("select count(*) from public.usage_metrics").fetchone()
+    assert mismatches == []
+    assert counters == (0,)
+    assert usage_rows is not None
+    assert usage_rows[0] > 0
+
+
+def test_the_data_is_believable(seeded: str) -> None:
+    with psycopg.connect(seeded) as conn:
+        roles: dict[str, int] = dict(conn.execute("select role, count(*) from public.users group by role").fetchall())
+        turns = conn.execute(
+            "select role from public.messages where conversation_id = (select id from public.conversations"
+            " where id in (select conversation_id from public.messages where role = 'system') limit 1)"
+            " order by created_at"
+        ).fetchall()
+        ratings: dict[int, int] = dict(
+            conn.execute("select rating, count(*) from public.feedback group by rating").fetchall()
+        )
+    assert roles["owner"] == 3
+    assert roles["admin"] == 3
+    assert [r[0] for r in turns] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert ratings[1] > ratings.get(-1, 0)
+
+
+def test_every_seeded_member_sees_exactly_their_tenant(seeded: str) -> None:
+    _, plans = seed_database(seeded, SIZES, 42, ANCHOR)
+    with Store.connect(seeded, service_role=True, max_size=1) as service:
+        for plan in plans:
+            for cred in plan.credentials:
+                store = service.as_user(uuid.UUID(cred["auth_id"]))
+                if cred["active"] != "true":
+                    assert store.tenants.list() == []
+                    continue
+                assert [str(t.id) for t in store.tenants.list()] == [cred["tenant_id"]]
+                mine = store.conversations.list(everyone=True, archived=None, limit=100).items
+                assert {str(c.tenant_id) for c in mine} <= {cred["tenant_id"]}
+                owners = {str(c.user_id) for c in mine}
+                if cred["role"] == "member":
+                    assert owners <= {cred["member_id"]}
+                else:
+                    assert len(owners) > 1  # admins and owners read the whole tenant
+
+
+def test_a_conflicting_row_stops_the_seed_before_anything_is_written(
+    fresh_database: Callable[[], str],
+) -> None:
+    url = fresh_database()
+    database.prepare(url)
+    with psycopg.connect(url) as conn:
+        conn.execute("insert into public.tenants (name, slug) values ('Theirs', 'seed42-1')")
+    with pytest.raises(Conflict, match="seed42-1"):
+        seed_database(url, SIZES, 42, ANCHOR)
+    assert _counts(url)["tenants"] == 1
+
+
+def test_a_database_without_the_schema_or_server_is_refused(fresh_database: Callable[[], str]) -> None:
+    with pytest.raises(SetupError, match="supatenant up"):
+        seed_database(fresh_database(), SIZES, 1, ANCHOR)
+    with pytest.raises(DatabaseUnreachable):
+        seed_database("postgresql://postgres@127.0.0.1:1/none", SIZES, 1, ANCHOR)
+
+
+def test_nonsense_sizes_are_refused() -> None:
+    with pytest.raises(ValueError, match="tenants must be at least 1"):
+        seed_database("postgresql://unused", Sizes(tenants=0), 1, ANCHOR)
+    with pytest.raises(ValueError, match="feedback-rate"):
+        seed_database("postgresql://unused", Sizes(feedback_rate=2.0), 1, ANCHOR)
+
+
+def test_anchor_is_fixed() -> None:
+    assert datetime(2026, 1, 1).date() == ANCHOR.date()

@@ -104,7 +104,9 @@ def test_usage_agrees_exactly_with_the_messages(seeded: str) -> None:
 
 def test_the_data_is_believable(seeded: str) -> None:
     with psycopg.connect(seeded) as conn:
-        roles: dict[str, int] = dict(conn.execute("select role, count(*) from public.users group by role").fetchall())
+        roles: dict[str, int] = dict(
+            conn.execute("select role, count(*) from public.users group by role").fetchall()
+        )
         turns = conn.execute(
             "select role from public.messages where conversation_id = (select id from public.conversations"
             " where id in (select conversation_id from public.messages where role = 'system') limit 1)"

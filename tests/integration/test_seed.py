@@ -168,3 +168,20 @@ def test_nonsense_sizes_are_refused() -> None:
 
 def test_anchor_is_fixed() -> None:
     assert datetime(2026, 1, 1).date() == ANCHOR.date()
+
+
+def test_committed_seed_sql_is_current_and_loads_the_same_rows_as_the_seed(
+    fresh_database: Callable[[], str],
+) -> None:
+    from seeds import sql as seed_sql
+    from seeds.plan import PRESETS
+    from supatenant.project import supabase_dir
+
+    assert seed_sql.main(["--check"]) == 0, "run `python -m seeds.sql` and commit"
+    from_file, from_seed = fresh_database(), fresh_database()
+    for url in (from_file, from_seed):
+        database.prepare(url)
+    with psycopg.connect(from_file, autocommit=True) as conn:
+        conn.execute((supabase_dir() / "seed.sql").read_text())  # trusted project file
+    seed_database(from_seed, PRESETS["tiny"], 1, ANCHOR)
+    assert _dump(from_file) == _dump(from_seed)

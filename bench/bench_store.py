@@ -31,10 +31,9 @@ from psycopg.rows import dict_row
 
 from supatenant import Store, UsageRecorder, _sql, database, embedded
 from supatenant.auth import Identity
+from supatenant.backends.postgres import act_as
 from supatenant.ops import Insert, Op, Select, eq
 from supatenant.paging import newest_first
-
-_ACT_AS = "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
 
 
 def _setup(url: str) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID, list[uuid.UUID]]:
@@ -75,13 +74,12 @@ def _median_ms(fn: Callable[[], object], rounds: int) -> float:
 def overhead(url: str, rounds: int) -> dict[str, dict[str, float]]:
     tenant, auth_id, conversation, members = _setup(url)
     identity = Identity.user(auth_id)
-    claims = (identity.role, identity.claims_json())
     bare = psycopg.connect(url, row_factory=dict_row)
 
     def run_bare(op: Op) -> list[dict[str, Any]]:
         query, params = _sql.statement(op)
         with bare.transaction():
-            bare.execute(_ACT_AS, claims)
+            act_as(bare, identity)
             return bare.execute(query, params).fetchall()
 
     key = (eq("tenant_id", str(tenant)),)

@@ -73,7 +73,7 @@ def request(client: Any, op: Op) -> Any:
     return _filters(table.delete(returning=ReturnMethod.representation), op.where)
 
 
-def result(op: Op, data: Any, count: int | None) -> tuple[list[dict[str, Any]], Any]:
+def result(op: Op, data: Any) -> tuple[list[dict[str, Any]], Any]:
     """(rows, scalar) from a PostgREST response body."""
     if isinstance(op, Call) and op.returns == "value":
         return [], data

@@ -94,40 +94,58 @@ def _increment(tenant_id: UUID, user_id: UUID, **amounts: Any) -> UsageIncrement
     return UsageIncrement.model_validate({"tenant_id": tenant_id, "user_id": user_id, **amounts})
 
 
-class UsageRecorder:
-    """Buffers usage for a service-role ``Store`` and writes it from a background thread."""
+class _Recorder:
+    """What both recorders share: validation, buffering and what a failed write does."""
 
-    def __init__(self, store: Store, *, max_keys: int = 1000, interval: float = 1.0) -> None:
-        self._store = store
+    _wake: threading.Event | asyncio.Event
+
+    def __init__(self, max_keys: int, interval: float) -> None:
         self._buffer = UsageBuffer()
         self._max_keys = max_keys
         self._interval = interval
-        self._flush_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._wake = threading.Event()
+        self._closed = False
         self.last_error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="supatenant-usage", daemon=True)
-        self._thread.start()
-        atexit.register(self.close)
 
     def record(self, tenant_id: UUID, user_id: UUID, **amounts: Any) -> None:
         """Buffer one request's usage (``prompt_tokens``, ``completion_tokens``, ``cost_usd``, ...)."""
         self.add(_increment(tenant_id, user_id, **amounts))
 
     def add(self, increment: UsageIncrement) -> None:
-        if self._stop.is_set():
+        if self._closed:
             raise SupatenantError("this usage recorder is closed")
         if self._buffer.add(increment) >= self._max_keys:
             self._wake.set()
 
     @property
     def recorded(self) -> int:
+        """Increments accepted since the recorder was made."""
         return self._buffer.recorded
 
     @property
     def pending(self) -> int:
         """Member-days buffered and not yet written."""
         return len(self._buffer)
+
+    def _failed(self, batch: list[UsageIncrement], error: Exception) -> UsageNotRecorded:
+        """Put ``batch`` back for the next flush and say what could not be written."""
+        self._buffer.restore(batch)
+        self.last_error = error
+        return UsageNotRecorded(batch, error)
+
+
+class UsageRecorder(_Recorder):
+    """Buffers usage for a service-role ``Store`` and writes it from a background thread."""
+
+    _wake: threading.Event
+
+    def __init__(self, store: Store, *, max_keys: int = 1000, interval: float = 1.0) -> None:
+        super().__init__(max_keys, interval)
+        self._store = store
+        self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="supatenant-usage", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
 
     def flush(self) -> int:
         """Write everything buffered now; returns member-days written. Raises UsageNotRecorded."""
@@ -138,13 +156,11 @@ class UsageRecorder:
             try:
                 self._store.usage.increment_many(batch)
             except Exception as e:
-                self._buffer.restore(batch)
-                self.last_error = e
-                raise UsageNotRecorded(batch, e) from e
+                raise self._failed(batch, e) from e
             return len(batch)
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while not self._closed:
             self._wake.wait(self._interval)
             self._wake.clear()
             # a failed batch stays in the buffer and in last_error; the next round retries it
@@ -153,10 +169,10 @@ class UsageRecorder:
 
     def close(self) -> None:
         """Stop the thread and write what is left; raises UsageNotRecorded if that fails."""
-        if self._stop.is_set():
+        if self._closed:
             return
         atexit.unregister(self.close)
-        self._stop.set()
+        self._closed = True
         self._wake.set()
         self._thread.join()
         self.flush()
@@ -168,36 +184,17 @@ class UsageRecorder:
         self.close()
 
 
-class AsyncUsageRecorder:
+class AsyncUsageRecorder(_Recorder):
     """Buffers usage for a service-role ``AsyncStore`` and writes it from a task on the running loop."""
 
+    _wake: asyncio.Event
+
     def __init__(self, store: AsyncStore, *, max_keys: int = 1000, interval: float = 1.0) -> None:
+        super().__init__(max_keys, interval)
         self._store = store
-        self._buffer = UsageBuffer()
-        self._max_keys = max_keys
-        self._interval = interval
         self._flush_lock = asyncio.Lock()
         self._wake = asyncio.Event()
-        self._closed = False
-        self.last_error: BaseException | None = None
         self._task = asyncio.get_running_loop().create_task(self._run())
-
-    def record(self, tenant_id: UUID, user_id: UUID, **amounts: Any) -> None:
-        self.add(_increment(tenant_id, user_id, **amounts))
-
-    def add(self, increment: UsageIncrement) -> None:
-        if self._closed:
-            raise SupatenantError("this usage recorder is closed")
-        if self._buffer.add(increment) >= self._max_keys:
-            self._wake.set()
-
-    @property
-    def recorded(self) -> int:
-        return self._buffer.recorded
-
-    @property
-    def pending(self) -> int:
-        return len(self._buffer)
 
     async def flush(self) -> int:
         async with self._flush_lock:
@@ -207,9 +204,7 @@ class AsyncUsageRecorder:
             try:
                 await self._store.usage.increment_many(batch)
             except Exception as e:
-                self._buffer.restore(batch)
-                self.last_error = e
-                raise UsageNotRecorded(batch, e) from e
+                raise self._failed(batch, e) from e
             return len(batch)
 
     async def _run(self) -> None:

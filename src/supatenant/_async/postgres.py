@@ -15,12 +15,11 @@ from psycopg_pool import AsyncConnectionPool
 
 from supatenant import _sql
 from supatenant.auth import Identity
+from supatenant.backends.postgres import ACT_AS
 from supatenant.errors import Unavailable, database_error
 from supatenant.ops import Op, Result, Select
 
 AsyncPool = AsyncConnectionPool[psycopg.AsyncConnection[DictRow]]
-
-_ACT_AS = "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
 
 
 async def open_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> AsyncPool:
@@ -101,7 +100,7 @@ class AsyncPostgresBackend:
 
     async def _begin(self, conn: psycopg.AsyncConnection[DictRow]) -> None:
         # the first statement opens the transaction that the settings are local to
-        await conn.execute(_ACT_AS, (self.identity.role, self.identity.claims_json()))
+        await conn.execute(ACT_AS, (self.identity.role, self.identity.claims_json()))
 
     async def close(self) -> None:
         await self.pool.close()

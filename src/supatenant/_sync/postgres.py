@@ -16,12 +16,11 @@ from psycopg_pool import ConnectionPool
 
 from supatenant import _sql
 from supatenant.auth import Identity
+from supatenant.backends.postgres import ACT_AS
 from supatenant.errors import Unavailable, database_error
 from supatenant.ops import Op, Result, Select
 
 Pool = ConnectionPool[psycopg.Connection[DictRow]]
-
-_ACT_AS = "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
 
 
 def open_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> Pool:
@@ -102,7 +101,7 @@ class PostgresBackend:
 
     def _begin(self, conn: psycopg.Connection[DictRow]) -> None:
         # the first statement opens the transaction that the settings are local to
-        conn.execute(_ACT_AS, (self.identity.role, self.identity.claims_json()))
+        conn.execute(ACT_AS, (self.identity.role, self.identity.claims_json()))
 
     def close(self) -> None:
         self.pool.close()

@@ -47,7 +47,7 @@ class SupabaseBackend:
             raise database_error(e.message or str(e), e.code, what) from e
         except httpx.HTTPError as e:
             raise Unavailable(f"{what}: the Data API could not be reached: {e}") from e
-        rows, value = _rest.result(op, response.data, getattr(response, "count", None))
+        rows, value = _rest.result(op, response.data)
         return Result(rows, getattr(response, "count", None), value)
 
     @contextmanager

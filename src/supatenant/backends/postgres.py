@@ -15,12 +15,12 @@ import psycopg
 
 from supatenant.auth import Identity
 
-_ACT_AS = "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
+ACT_AS = "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
 
 
 def act_as(conn: psycopg.Connection[Any], identity: Identity) -> None:
     """Switch the current transaction to ``identity``; the caller must be inside a transaction."""
-    conn.execute(_ACT_AS, (identity.role, identity.claims_json()))
+    conn.execute(ACT_AS, (identity.role, identity.claims_json()))
 
 
 @contextmanager

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg import sql
@@ -125,6 +126,65 @@ def write_tenant(conn: psycopg.Connection[Any], rows: TenantRows) -> bool:
     return True
 
 
+class Target(Protocol):
+    """Where the planned tenants go: a database over a direct connection, or a project's APIs."""
+
+    def check(self, plans: list[TenantRows]) -> None:
+        """Refuse before anything is written: no schema, or a row the seed needs held by another."""
+
+    def write_tenant(self, rows: TenantRows) -> bool:
+        """Write one tenant and everything in it; False when it is already complete."""
+
+    def finish(self) -> None:
+        """Refresh the summaries."""
+
+
+class PostgresTarget:
+    """A direct connection: one transaction per tenant, tables loaded with COPY."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def check(self, plans: list[TenantRows]) -> None:
+        check_target(self.conn)
+        check_conflicts(self.conn, plans)
+        self.conn.commit()
+
+    def write_tenant(self, rows: TenantRows) -> bool:
+        return write_tenant(self.conn, rows)
+
+    def finish(self) -> None:
+        self.conn.execute("select public.refresh_summaries()")
+        self.conn.commit()
+
+
+def plan(sizes: Sizes, seed: int, end: datetime) -> list[TenantRows]:
+    problems = sizes.problems()
+    if problems:
+        raise ValueError("; ".join(problems))
+    return [tenant_rows(sizes, seed, i, end) for i in range(sizes.tenants)]
+
+
+def run(
+    target: Target, plans: list[TenantRows], progress: Callable[[int, int], None] | None = None
+) -> Report:
+    """Check, then write tenant by tenant, then refresh; a re-run skips the finished tenants."""
+    report = Report()
+    started = time.perf_counter()
+    target.check(plans)
+    for i, rows in enumerate(plans):
+        if target.write_tenant(rows):
+            report.tenants_written += 1
+            report.messages_written += len(rows.messages)
+        else:
+            report.tenants_present += 1
+        if progress:
+            progress(i + 1, len(plans))
+    target.finish()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
 def seed_database(
     url: str,
     sizes: Sizes,
@@ -132,34 +192,14 @@ def seed_database(
     end: datetime,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Report, list[TenantRows]]:
-    """Seed ``url``; returns the report and the planned tenants (for their credentials)."""
-    import time
-
-    problems = sizes.problems()
-    if problems:
-        raise ValueError("; ".join(problems))
+    """Seed ``url`` over a direct connection; returns the report and the planned tenants."""
+    plans = plan(sizes, seed, end)
     check_reachable(url)
-    report = Report()
-    started = time.perf_counter()
-    plans = [tenant_rows(sizes, seed, i, end) for i in range(sizes.tenants)]
     try:
         with psycopg.connect(url) as conn:
-            check_target(conn)
-            check_conflicts(conn, plans)
-            conn.commit()
-            for i, plan in enumerate(plans):
-                if write_tenant(conn, plan):
-                    report.tenants_written += 1
-                    report.messages_written += len(plan.messages)
-                else:
-                    report.tenants_present += 1
-                if progress:
-                    progress(i + 1, len(plans))
-            conn.execute("select public.refresh_summaries()")
-            conn.commit()
+            report = run(PostgresTarget(conn), plans, progress)
     except psycopg.Error as e:
         raise SetupError(
             f"seeding {redact(url)} failed; finished tenants stay, a re-run completes the rest: {e}"
         ) from e
-    report.seconds = time.perf_counter() - started
     return report, plans

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from supatenant import database, embedded
-from supatenant.errors import SupatenantError, Unsupported
+from supatenant.errors import SupatenantError
 from supatenant.project import project_dir
 
 
@@ -48,45 +48,73 @@ def _gen(args: argparse.Namespace) -> int:
 
 def _seed(args: argparse.Namespace) -> int:
     import dataclasses
-    import json
 
-    from seeds.load import seed_database
+    from seeds.load import Report, plan, seed_database
     from seeds.plan import PRESETS, today
 
-    if args.supabase_url:
-        raise Unsupported(
-            "seeding through the Supabase API is not available yet: pass --database-url "
-            "(the project's direct connection string)"
-        )
+    if bool(args.supabase_url) != bool(args.service_role_key):
+        print("supatenant: --supabase-url and --service-role-key go together", file=sys.stderr)
+        return 2
+    if args.supabase_url and args.database_url:
+        print("supatenant: give --database-url or --supabase-url, not both", file=sys.stderr)
+        return 2
     sizes = PRESETS[args.preset]
     given = {k: getattr(args, k) for k in _SIZE_FLAGS if getattr(args, k) is not None}
     sizes = dataclasses.replace(sizes, **given)
-    url: str = args.database_url or embedded.start()
 
     def progress(done: int, total: int) -> None:
         if total >= 10 and sys.stderr.isatty():
             bar = "#" * (30 * done // total)
             print(f"\r[{bar:<30}] {done}/{total} tenants", end="" if done < total else "\n", file=sys.stderr)
 
+    report: Report
     try:
-        report, plans = seed_database(url, sizes, args.seed, today(), progress)
+        if args.supabase_url:
+            from seeds.api import ApiTarget, connect
+            from seeds.load import run
+
+            plans = plan(sizes, args.seed, today())
+            report = run(ApiTarget(connect(args.supabase_url, args.service_role_key)), plans, progress)
+        else:
+            url: str = args.database_url or embedded.start()
+            report, plans = seed_database(url, sizes, args.seed, today(), progress)
     except ValueError as e:
         print(f"supatenant: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            "\nsupatenant: interrupted; every finished tenant is complete, a re-run writes the rest",
+            file=sys.stderr,
+        )
+        return 130
     rate = report.messages_written / report.seconds if report.seconds else 0
     print(
         f"seeded {report.tenants_written} tenants ({report.tenants_present} already there), "
         f"{report.messages_written} messages in {report.seconds:.1f} s ({rate:,.0f} messages/s)"
     )
-    credentials = [c for p in plans for c in p.credentials]
-    if args.credentials:
-        with open(args.credentials, "w") as f:
-            json.dump(credentials, f, indent=2)
-        print(f"members written to {args.credentials}")
-    elif len(credentials) <= 50:
-        for c in credentials:
-            print(f"{c['email']:<48} {c['role']:<6} tenant {c['tenant_slug']:<14} auth {c['auth_id']}")
+    _print_members([c for p in plans for c in p.credentials], args.credentials, bool(args.supabase_url))
     return 0
+
+
+def _print_members(credentials: list[dict[str, str]], path: str | None, can_sign_in: bool) -> None:
+    """Members with their passwords where they can sign in (seeded through the Auth API)."""
+    import json
+
+    if not can_sign_in:
+        credentials = [{k: v for k, v in c.items() if k != "password"} for c in credentials]
+    if path:
+        with open(path, "w") as f:
+            json.dump(credentials, f, indent=2)
+        print(f"members written to {path}")
+        return
+    if len(credentials) > 50:
+        print(f"{len(credentials)} members: pass --credentials FILE to have them all")
+        return
+    for c in credentials:
+        secret = f"password {c['password']:<22}" if can_sign_in else ""
+        print(f"{c['email']:<44} {c['role']:<6} tenant {c['tenant_slug']:<12} auth {c['auth_id']} {secret}")
+    if not can_sign_in:
+        print("(no passwords: act as a member by auth id, e.g. Store.connect(url, auth_user_id=...))")
 
 
 _SIZE_FLAGS = (
@@ -129,8 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(run=_gen)
     seed = sub.add_parser("seed", help="fill a database with realistic, deterministic test data")
     seed.add_argument("--database-url", help="PostgreSQL URL (default: the embedded server)")
-    seed.add_argument("--supabase-url", help="a Supabase project's API URL (with --service-role-key)")
-    seed.add_argument("--service-role-key")
+    seed.add_argument(
+        "--supabase-url",
+        help="a Supabase project's API URL: members are created through the Auth admin API and "
+        "can sign in with their passwords",
+    )
+    seed.add_argument("--service-role-key", help="the project's service role (secret) key")
     seed.add_argument("--preset", choices=("tiny", "demo", "load"), default="demo")
     for flag in _SIZE_FLAGS:
         kind = float if flag == "feedback_rate" else int

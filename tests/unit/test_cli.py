@@ -36,3 +36,35 @@ def test_missing_cli_is_a_clear_error(
 )
 def test_redact(url: str, shown: str) -> None:
     assert database.redact(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--supabase-url", "http://127.0.0.1:1"], "--supabase-url and --service-role-key go together"),
+        (["--service-role-key", "k"], "--supabase-url and --service-role-key go together"),
+        (
+            [
+                "--supabase-url",
+                "http://127.0.0.1:1",
+                "--service-role-key",
+                "k",
+                "--database-url",
+                "postgresql://x",
+            ],
+            "give --database-url or --supabase-url, not both",
+        ),
+        (["--database-url", "postgresql://x", "--tenants", "0"], "tenants must be at least 1"),
+    ],
+)
+def test_seed_refuses_flags_that_do_not_fit(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["seed", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_seed_through_an_unreachable_project_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["seed", "--supabase-url", "http://127.0.0.1:1", "--service-role-key", "k"])
+    assert code == 1
+    assert "the project could not be reached" in capsys.readouterr().err

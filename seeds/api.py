@@ -1,0 +1,202 @@
+"""Seed a Supabase project through its APIs, with the service role key.
+
+Members are created through the Auth admin API with their planned id and password, so they
+can sign in; rows go through PostgREST. PostgREST runs each request in its own transaction,
+so a tenant is not one transaction here. Instead every write can be repeated: rows are sent
+with ``resolution=ignore-duplicates``; a conversation's messages travel in one request and
+are sent only while the conversation has none; a tenant's usage is one call of
+``increment_usage_batch``, written last, and its presence marks the tenant complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+from uuid import UUID
+
+import httpx
+from postgrest import APIError, ReturnMethod
+from supabase import Client
+from supabase_auth.errors import AuthError
+from supabase_auth.types import AdminUserAttributes
+
+from seeds.load import COLUMNS
+from seeds.plan import TenantRows
+from supatenant.errors import Conflict, SetupError, Unavailable, database_error
+
+BATCH = 500  # rows per request
+PAGE = 1000  # auth users per page when listing
+MISSING_TABLE = {"PGRST205", "42P01"}
+
+T = TypeVar("T")
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, UUID | Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _rows(table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{c: _json(row[c]) for c in COLUMNS.get(table, tuple(row))} for row in rows]
+
+
+def _chunks(rows: list[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def connect(url: str, service_role_key: str) -> Client:
+    from supabase import SupabaseException, create_client
+
+    try:
+        return create_client(url, service_role_key)
+    except SupabaseException as e:
+        raise SetupError(f"cannot use {url!r} as a Supabase project: {e.message}") from e
+
+
+class ApiTarget:
+    """A Supabase project reached with its URL and service role key."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.rest = client.postgrest
+        self.auth_ids: dict[str, str] = {}  # email -> id of the project's auth users
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except APIError as e:
+            if e.code in MISSING_TABLE:
+                raise SetupError("the project has no supatenant schema: run `supabase db push` first") from e
+            raise database_error(e.message or str(e), e.code, what) from e
+        except AuthError as e:
+            raise SetupError(f"{what}: the Auth admin API refused: {e.message}") from e
+        except httpx.HTTPError as e:
+            raise Unavailable(f"{what}: the project could not be reached: {e}") from e
+
+    def _execute(self, what: str, builder: Any) -> Any:
+        """Send one PostgREST request; its rows (none for ``return=minimal``) or a function's value."""
+        with self._errors(what):
+            return builder.execute().data
+
+    def _admin(self, what: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """One Auth admin API call."""
+        with self._errors(what):
+            return call(*args, **kwargs)
+
+    def check(self, plans: list[TenantRows]) -> None:
+        # the first request fails fast: no retries while finding out whether the project is there
+        self._execute("reading tenants", self.rest.table("tenants").select("id").limit(1).retry(False))
+        slugs = {p.tenant["slug"]: str(p.tenant["id"]) for p in plans}
+        for chunk in _chunks(list(slugs), 100):
+            query = self.rest.table("tenants").select("id,slug").in_("slug", chunk)
+            for row in self._execute("reading tenants", query):
+                if slugs[row["slug"]] != row["id"]:
+                    raise Conflict(
+                        f"tenant slug {row['slug']!r} is taken by a tenant this seed did not write "
+                        f"({row['id']})",
+                        "23505",
+                    )
+        self.auth_ids = self._auth_users()
+        for p in plans:
+            for user in p.auth_users:
+                held = self.auth_ids.get(user["email"])
+                if held is not None and held != str(user["id"]):
+                    raise Conflict(
+                        f"auth user {user['email']!r} exists and was not written by this seed ({held})",
+                        "23505",
+                    )
+
+    def _auth_users(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        page = 1
+        while True:
+            users = self._admin("listing auth users", self.client.auth.admin.list_users, page, PAGE)
+            found |= {u.email: u.id for u in users if u.email}
+            if len(users) < PAGE:
+                return found
+            page += 1
+
+    def _complete(self, rows: TenantRows) -> bool:
+        """The tenant is there and so is its usage, which is written last."""
+        tenant_id = str(rows.tenant["id"])
+        if not self._execute("reading tenants", self.rest.table("tenants").select("id").eq("id", tenant_id)):
+            return False
+        usage = self.rest.table("usage_metrics").select("tenant_id").eq("tenant_id", tenant_id).limit(1)
+        return not rows.usage or bool(self._execute("reading usage", usage))
+
+    def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:
+        for chunk in _chunks(_rows(table, rows), BATCH):
+            upsert = self.rest.table(table).upsert(
+                chunk, ignore_duplicates=True, returning=ReturnMethod.minimal
+            )
+            self._execute(f"writing {table}", upsert)
+
+    def create_members(self, rows: TenantRows) -> None:
+        """The tenant's auth users, with their planned ids and passwords, email confirmed."""
+        for user in rows.auth_users:
+            if user["email"] in self.auth_ids:
+                continue
+            attributes: AdminUserAttributes = {
+                "id": str(user["id"]),
+                "email": user["email"],
+                "password": user["password"],
+                "email_confirm": True,
+                "user_metadata": {"seeded": True},
+            }
+            created = self._admin(
+                f"creating auth user {user['email']}", self.client.auth.admin.create_user, attributes
+            )
+            self.auth_ids[user["email"]] = created.user.id
+
+    def _messages(self, rows: TenantRows) -> None:
+        """Each conversation's messages in one request, sent only while it has none.
+
+        The ``messages_attach`` trigger counts every message it sees, so the conversations
+        go in with no count and the trigger brings them to the planned one.
+        """
+        by_conversation: dict[Any, list[dict[str, Any]]] = {}
+        for message in rows.messages:
+            by_conversation.setdefault(message["conversation_id"], []).append(message)
+        for chunk in _chunks(rows.conversations, 100):
+            self._insert("conversations", [c | {"message_count": 0, "last_message_at": None} for c in chunk])
+            ids = [str(c["id"]) for c in chunk]
+            counts = self.rest.table("conversations").select("id,message_count").in_("id", ids)
+            started = {
+                row["id"] for row in self._execute("reading conversations", counts) if row["message_count"]
+            }
+            batch: list[dict[str, Any]] = []
+            for conversation in chunk:
+                if str(conversation["id"]) not in started:
+                    batch += by_conversation.get(conversation["id"], [])
+                if batch and (len(batch) >= BATCH or conversation is chunk[-1]):
+                    insert = self.rest.table("messages").insert(
+                        _rows("messages", batch), returning=ReturnMethod.minimal
+                    )
+                    self._execute("writing messages", insert)
+                    batch = []
+
+    def write_tenant(self, rows: TenantRows) -> bool:
+        if self._complete(rows):
+            return False
+        self.create_members(rows)
+        self._insert("tenants", [rows.tenant])
+        self._insert("users", rows.users)
+        self._messages(rows)
+        self._insert("feedback", rows.feedback)
+        if rows.usage:
+            increments = [{k: _json(v) for k, v in u.items() if k != "updated_at"} for u in rows.usage]
+            params: Any = {"p_increments": increments}
+            call = self.rest.rpc("increment_usage_batch", params)
+            self._execute("writing usage", call)
+        return True
+
+    def finish(self) -> None:
+        self._execute("refreshing summaries", self.rest.rpc("refresh_summaries", {}))

@@ -1,0 +1,68 @@
+"""The seed against a real Supabase stack: members created through the Auth admin API sign
+in with their printed passwords and see exactly their tenant.
+
+Opt-in, like the rest of ``tests/live``: set ``SUPABASE_URL``, ``SUPABASE_ANON_KEY`` and
+``SUPABASE_SERVICE_ROLE_KEY``. Each run uses a fresh seed number and removes what it wrote.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator
+
+import pytest
+
+from seeds.api import ApiTarget, connect
+from seeds.load import plan, run
+from seeds.plan import ANCHOR, Sizes, TenantRows
+from supatenant import Store
+from tests.integration.test_seed import check_member_view
+from tests.live.test_live_supabase import ENV
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(not all(os.environ.get(k) for k in ENV), reason=f"set {', '.join(ENV)} to run"),
+]
+
+SIZES = Sizes(
+    tenants=2,
+    users_per_tenant=4,
+    conversations_per_user=2,
+    messages_per_conversation=4,
+    feedback_rate=0.5,
+    days=3,
+)
+
+
+@pytest.fixture
+def seeded() -> Iterator[list[TenantRows]]:
+    seed = random.randrange(10**6, 10**9)
+    plans = plan(SIZES, seed, ANCHOR)
+    client = connect(os.environ["SUPABASE_URL"], os.environ["SUPABASE_SERVICE_ROLE_KEY"])
+    report = run(ApiTarget(client), plans)
+    assert report.tenants_written == SIZES.tenants
+    yield plans
+    client.table("tenants").delete().in_("id", [str(p.tenant["id"]) for p in plans]).execute()
+    for p in plans:
+        for user in p.auth_users:
+            client.auth.admin.delete_user(str(user["id"]))
+
+
+def test_seeded_members_sign_in_and_see_exactly_their_tenant(seeded: list[TenantRows]) -> None:
+    from supabase import create_client
+
+    for rows in seeded:
+        for cred in rows.credentials:
+            client = create_client(os.environ["SUPABASE_URL"], os.environ["SUPABASE_ANON_KEY"])
+            session = client.auth.sign_in_with_password(
+                {"email": cred["email"], "password": cred["password"]}
+            ).session
+            assert session is not None
+            check_member_view(Store.from_supabase(client, access_token=session.access_token), cred, rows)
+
+
+def test_seeding_again_writes_nothing(seeded: list[TenantRows]) -> None:
+    client = connect(os.environ["SUPABASE_URL"], os.environ["SUPABASE_SERVICE_ROLE_KEY"])
+    report = run(ApiTarget(client), seeded)
+    assert (report.tenants_written, report.tenants_present) == (0, SIZES.tenants)

@@ -1,0 +1,324 @@
+"""Seeding a Supabase project through its APIs, at the HTTP boundary.
+
+No Supabase stack runs here, so an httpx transport stands where GoTrue and PostgREST would:
+it records every request supabase-py sends (method, path, query, ``Prefer``, key, body) and
+answers each route as those servers answer. The tests check what is sent for an empty
+project, a complete one and a half-written one, and that refusals come before any write.
+``tests/live/test_live_seed.py`` runs the same seed against a real stack when one is set up.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+from supabase import Client
+from supabase.lib.client_options import SyncClientOptions
+
+from seeds.api import ApiTarget
+from seeds.load import Report, plan, run
+from seeds.plan import ANCHOR, Sizes, TenantRows
+from supatenant import Conflict, PermissionDenied, Unavailable
+from supatenant.errors import SetupError
+from tests.unit.test_supabase_wire import NOW, Sent
+
+URL = "http://project.test"
+KEY = "service-role-key"
+SIZES = Sizes(
+    tenants=1,
+    users_per_tenant=2,
+    conversations_per_user=1,
+    messages_per_conversation=4,
+    feedback_rate=1.0,
+    days=2,
+)
+
+Answer = Callable[[Sent], httpx.Response]
+
+
+def user_json(user_id: str, email: str) -> dict[str, Any]:
+    return {
+        "id": user_id,
+        "aud": "authenticated",
+        "email": email,
+        "app_metadata": {"provider": "email"},
+        "user_metadata": {"seeded": True},
+        "created_at": NOW,
+    }
+
+
+@dataclass
+class Project:
+    """Answers each route the way GoTrue or PostgREST answers it, and keeps what was sent."""
+
+    routes: dict[tuple[str, str], Answer] = field(default_factory=dict)
+    sent: list[Sent] = field(default_factory=list)
+
+    def on(self, method: str, path: str, answer: Answer | Any, status: int = 200) -> None:
+        self.routes[(method, path)] = (
+            answer if callable(answer) else lambda _: httpx.Response(status, json=answer)
+        )
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        query = parse_qsl(request.url.query.decode(), keep_blank_values=True)
+        sent = Sent(request.method, request.url.path, query, request.headers, body)
+        self.sent.append(sent)
+        answer = self.routes.get((request.method, request.url.path))
+        if answer is None:
+            if request.method == "POST" and request.url.path.startswith("/rest/v1/"):
+                return httpx.Response(201)  # return=minimal: no body
+            raise AssertionError(f"unexpected request {request.method} {request.url}")
+        return answer(sent)
+
+    def writes(self) -> list[tuple[str, str]]:
+        return [(s.method, s.path) for s in self.sent if s.method != "GET"]
+
+    def bodies(self, path: str) -> list[Any]:
+        return [s.body for s in self.sent if s.method == "POST" and s.path == path]
+
+
+def created_user(sent: Sent) -> httpx.Response:
+    return httpx.Response(200, json=user_json(sent.body["id"], sent.body["email"]))
+
+
+def empty_project() -> Project:
+    project = Project()
+    project.on("GET", "/rest/v1/tenants", [])
+    project.on("GET", "/rest/v1/usage_metrics", [])
+    project.on("GET", "/auth/v1/admin/users", {"users": [], "aud": "authenticated"})
+    project.on("POST", "/auth/v1/admin/users", created_user)
+    project.on("GET", "/rest/v1/conversations", lambda sent: httpx.Response(200, json=counts(sent, 0)))
+    project.on("POST", "/rest/v1/rpc/increment_usage_batch", 2)
+    project.on("POST", "/rest/v1/rpc/refresh_summaries", None)
+    return project
+
+
+def counts(sent: Sent, count: int) -> list[dict[str, Any]]:
+    """The reply to ``select=id,message_count&id=in.(...)``: every asked-for conversation."""
+    [ids] = [v for k, v in sent.query if k == "id"]
+    return [{"id": i, "message_count": count} for i in ids.removeprefix("in.(").removesuffix(")").split(",")]
+
+
+def seed(project: Project) -> tuple[Report, list[TenantRows]]:
+    client = Client(
+        URL, KEY, SyncClientOptions(httpx_client=httpx.Client(transport=httpx.MockTransport(project.handle)))
+    )
+    plans = plan(SIZES, 7, ANCHOR)
+    return run(ApiTarget(client), plans), plans
+
+
+def jsonable(value: Any) -> Any:
+    """What the rows look like as JSON: UUIDs and decimals as strings, times in ISO 8601."""
+    return json.loads(
+        json.dumps(value, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v))
+    )
+
+
+def test_an_empty_project_gets_members_who_can_sign_in_and_every_row() -> None:
+    project = empty_project()
+    report, [rows] = seed(project)
+    assert (report.tenants_written, report.tenants_present, report.messages_written) == (1, 0, 4 * 2)
+    assert project.writes() == [
+        ("POST", "/auth/v1/admin/users"),
+        ("POST", "/auth/v1/admin/users"),
+        ("POST", "/rest/v1/tenants"),
+        ("POST", "/rest/v1/users"),
+        ("POST", "/rest/v1/conversations"),
+        ("POST", "/rest/v1/messages"),
+        ("POST", "/rest/v1/feedback"),
+        ("POST", "/rest/v1/rpc/increment_usage_batch"),
+        ("POST", "/rest/v1/rpc/refresh_summaries"),
+    ]
+    for sent in project.sent:
+        assert sent.headers["apikey"] == KEY
+        assert sent.headers["authorization"] == f"Bearer {KEY}"
+    # members: the planned id and password, the email confirmed so they can sign in at once
+    assert project.bodies("/auth/v1/admin/users") == [
+        {
+            "id": str(u["id"]),
+            "email": u["email"],
+            "password": u["password"],
+            "email_confirm": True,
+            "user_metadata": {"seeded": True},
+        }
+        for u in rows.auth_users
+    ]
+    # rows: repeatable inserts, the planned values exactly
+    upserts = [
+        s for s in project.sent if s.method == "POST" and s.path in ("/rest/v1/tenants", "/rest/v1/users")
+    ]
+    for sent in upserts:
+        assert sent.headers["prefer"] == "return=minimal,resolution=ignore-duplicates"
+    assert project.bodies("/rest/v1/users") == [jsonable(rows.users)]
+    assert project.bodies("/rest/v1/tenants")[0][0]["slug"] == rows.tenant["slug"]
+    # conversations go in with no count: the messages trigger counts them as they arrive
+    [conversations] = project.bodies("/rest/v1/conversations")
+    assert {(c["id"], c["message_count"], c["last_message_at"]) for c in conversations} == {
+        (str(c["id"]), 0, None) for c in rows.conversations
+    }
+    [messages] = project.bodies("/rest/v1/messages")
+    assert messages == jsonable(rows.messages)
+    assert project.bodies("/rest/v1/feedback") == [jsonable(rows.feedback)]
+
+
+def test_usage_is_sent_once_and_adds_up_to_the_assistant_messages() -> None:
+    project = empty_project()
+    _, [rows] = seed(project)
+    [call] = project.bodies("/rest/v1/rpc/increment_usage_batch")
+    expected: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [0, 0, 0, Decimal(0)])
+    for m in rows.messages:
+        if m["role"] == "assistant":
+            total = expected[(str(m["user_id"]), m["created_at"].date().isoformat())]
+            total[0] += 1
+            total[1] += m["metadata"]["prompt_tokens"]
+            total[2] += m["token_count"]
+            total[3] += Decimal(m["metadata"]["cost_usd"])
+    sent = {
+        (i["user_id"], i["usage_date"]): [
+            i["request_count"],
+            i["prompt_tokens"],
+            i["completion_tokens"],
+            Decimal(i["cost_usd"]),
+        ]
+        for i in call["p_increments"]
+    }
+    assert sent == dict(expected)
+    assert {i["tenant_id"] for i in call["p_increments"]} == {str(rows.tenant["id"])}
+
+
+def test_a_complete_project_is_read_and_left_as_it_is() -> None:
+    _, [rows] = seed(empty_project())
+    project = empty_project()
+    project.on("GET", "/rest/v1/tenants", [{"id": str(rows.tenant["id"]), "slug": rows.tenant["slug"]}])
+    project.on("GET", "/rest/v1/usage_metrics", [{"tenant_id": str(rows.tenant["id"])}])
+    project.on(
+        "GET",
+        "/auth/v1/admin/users",
+        {"users": [user_json(str(u["id"]), u["email"]) for u in rows.auth_users], "aud": "authenticated"},
+    )
+    report, _ = seed(project)
+    assert (report.tenants_written, report.tenants_present) == (0, 1)
+    assert project.writes() == [("POST", "/rest/v1/rpc/refresh_summaries")]
+
+
+def test_a_half_written_tenant_is_completed_without_counting_messages_twice() -> None:
+    _, [rows] = seed(empty_project())
+    project = empty_project()
+    # the tenant and its members are there, the conversations have their messages, usage is not
+    project.on("GET", "/rest/v1/tenants", [{"id": str(rows.tenant["id"]), "slug": rows.tenant["slug"]}])
+    project.on(
+        "GET",
+        "/auth/v1/admin/users",
+        {"users": [user_json(str(u["id"]), u["email"]) for u in rows.auth_users], "aud": "authenticated"},
+    )
+    project.on("GET", "/rest/v1/conversations", lambda sent: httpx.Response(200, json=counts(sent, 4)))
+    report, _ = seed(project)
+    assert report.tenants_written == 1
+    assert project.writes() == [
+        ("POST", "/rest/v1/tenants"),
+        ("POST", "/rest/v1/users"),
+        ("POST", "/rest/v1/conversations"),
+        ("POST", "/rest/v1/feedback"),
+        ("POST", "/rest/v1/rpc/increment_usage_batch"),
+        ("POST", "/rest/v1/rpc/refresh_summaries"),
+    ]
+
+
+def test_a_failed_write_stops_the_tenant_before_its_usage_marks_it_complete() -> None:
+    project = empty_project()
+    project.on(
+        "POST",
+        "/rest/v1/messages",
+        {
+            "code": "23503",
+            "message": "conversation does not exist in this tenant",
+            "details": None,
+            "hint": None,
+        },
+        status=409,
+    )
+    with pytest.raises(Exception, match="writing messages: conversation does not exist"):
+        seed(project)
+    assert ("POST", "/rest/v1/rpc/increment_usage_batch") not in project.writes()
+    assert project.writes()[-1] == ("POST", "/rest/v1/messages")
+
+
+def test_an_auth_user_with_a_planned_email_and_another_id_stops_everything() -> None:
+    project = empty_project()
+    email = plan(SIZES, 7, ANCHOR)[0].auth_users[1]["email"]
+    held = "00000000-0000-0000-0000-000000000001"
+    project.on("GET", "/auth/v1/admin/users", {"users": [user_json(held, email)], "aud": "authenticated"})
+    with pytest.raises(Conflict, match=f"auth user '{email}' exists and was not written by this seed"):
+        seed(project)
+    assert project.writes() == []
+
+
+def test_a_slug_held_by_another_tenant_stops_everything() -> None:
+    project = empty_project()
+    project.on("GET", "/rest/v1/tenants", [{"id": "00000000-0000-0000-0000-000000000002", "slug": "seed7-0"}])
+    with pytest.raises(Conflict, match="tenant slug 'seed7-0' is taken"):
+        seed(project)
+    assert project.writes() == []
+
+
+def test_a_project_without_the_schema_is_told_to_push_it() -> None:
+    project = empty_project()
+    project.on(
+        "GET",
+        "/rest/v1/tenants",
+        {
+            "code": "PGRST205",
+            "message": "Could not find the table 'public.tenants' in the schema cache",
+            "details": None,
+            "hint": None,
+        },
+        status=404,
+    )
+    with pytest.raises(SetupError, match="run `supabase db push` first"):
+        seed(project)
+    assert len(project.sent) == 1
+
+
+def test_a_key_that_is_not_the_service_role_key_is_refused() -> None:
+    project = empty_project()
+    project.on(
+        "POST",
+        "/auth/v1/admin/users",
+        {"code": 403, "error_code": "not_admin", "msg": "User not allowed"},
+        status=403,
+    )
+    with pytest.raises(SetupError, match="the Auth admin API refused: User not allowed"):
+        seed(project)
+    assert project.writes() == [("POST", "/auth/v1/admin/users")]
+
+
+def test_a_refused_token_is_permission_denied() -> None:
+    project = empty_project()
+    project.on(
+        "GET",
+        "/rest/v1/tenants",
+        {"code": "PGRST301", "message": "No suitable key or wrong key type", "details": None, "hint": None},
+        status=401,
+    )
+    with pytest.raises(PermissionDenied, match="not allowed: reading tenants"):
+        seed(project)
+
+
+def test_an_unreachable_project_is_unavailable_at_the_first_request() -> None:
+    project = empty_project()
+
+    def refuse(_: Sent) -> httpx.Response:
+        raise httpx.ConnectError("connection refused")
+
+    project.on("GET", "/rest/v1/tenants", refuse)
+    with pytest.raises(Unavailable, match="the project could not be reached: connection refused"):
+        seed(project)
+    assert len(project.sent) == 1  # no retries before the first answer

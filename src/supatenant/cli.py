@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import date
 
 from supatenant import database, embedded
 from supatenant.errors import SupatenantError
@@ -48,6 +49,7 @@ def _gen(args: argparse.Namespace) -> int:
 
 def _seed(args: argparse.Namespace) -> int:
     import dataclasses
+    from datetime import UTC, datetime, time
 
     from seeds.load import Report, plan, seed_database
     from seeds.plan import PRESETS, today
@@ -67,17 +69,18 @@ def _seed(args: argparse.Namespace) -> int:
             bar = "#" * (30 * done // total)
             print(f"\r[{bar:<30}] {done}/{total} tenants", end="" if done < total else "\n", file=sys.stderr)
 
+    end = datetime.combine(args.end, time(), UTC) if args.end else today()
     report: Report
     try:
         if args.supabase_url:
             from seeds.api import ApiTarget, connect
             from seeds.load import run
 
-            plans = plan(sizes, args.seed, today())
+            plans = plan(sizes, args.seed, end)
             report = run(ApiTarget(connect(args.supabase_url, args.service_role_key)), plans, progress)
         else:
             url: str = args.database_url or embedded.start()
-            report, plans = seed_database(url, sizes, args.seed, today(), progress)
+            report, plans = seed_database(url, sizes, args.seed, end, progress)
     except ValueError as e:
         print(f"supatenant: {e}", file=sys.stderr)
         return 2
@@ -168,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
         kind = float if flag == "feedback_rate" else int
         seed.add_argument("--" + flag.replace("_", "-"), type=kind, help="overrides the preset")
     seed.add_argument("--seed", type=int, default=1, help="same seed, same rows (default 1)")
+    seed.add_argument(
+        "--end",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="the seeded span ends at the start of this UTC day (default today); "
+        "fix it to get the same rows on any day",
+    )
     seed.add_argument("--credentials", metavar="FILE", help="write every seeded member's sign-in as JSON")
     seed.set_defaults(run=_seed)
     return parser

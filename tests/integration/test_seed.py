@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -11,7 +15,7 @@ import psycopg
 import pytest
 
 from seeds.load import seed_database
-from seeds.plan import ANCHOR, Sizes, TenantRows
+from seeds.plan import ANCHOR, Sizes, TenantRows, key
 from supatenant import Store, database
 from supatenant.errors import Conflict, DatabaseUnreachable, SetupError
 
@@ -28,7 +32,7 @@ TABLES = ("tenants", "users", "conversations", "messages", "feedback", "usage_me
 
 def _dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
     with psycopg.connect(url) as conn:
-        return {t: conn.execute(f"select * from public.{t} order by 1, 2").fetchall() for t in TABLES}
+        return {t: conn.execute(f"select * from public.{t} order by 1, 2, 3").fetchall() for t in TABLES}
 
 
 def _counts(url: str) -> dict[str, int]:
@@ -139,6 +143,73 @@ def test_every_seeded_member_sees_exactly_their_tenant(seeded: str) -> None:
         for rows in plans:
             for cred in rows.credentials:
                 check_member_view(service.as_user(uuid.UUID(cred["auth_id"])), cred, rows)
+
+
+def _seed_command(url: str) -> list[str]:
+    """``supatenant seed`` for SIZES, seed 42, ending at ANCHOR: the rows of the ``seeded`` fixture."""
+    flags = {
+        "--tenants": SIZES.tenants,
+        "--users-per-tenant": SIZES.users_per_tenant,
+        "--conversations-per-user": SIZES.conversations_per_user,
+        "--messages-per-conversation": SIZES.messages_per_conversation,
+        "--feedback-rate": SIZES.feedback_rate,
+        "--days": SIZES.days,
+        "--seed": 42,
+        "--end": ANCHOR.date().isoformat(),
+    }
+    return [sys.executable, "-m", "supatenant.cli", "seed", "--database-url", url] + [
+        str(x) for kv in flags.items() for x in kv
+    ]
+
+
+def test_ctrl_c_mid_tenant_leaves_finished_tenants_whole_and_a_rerun_completes(
+    seeded: str, fresh_database: Callable[[], str]
+) -> None:
+    url = fresh_database()
+    database.prepare(url)
+    last = key(42, "auth", SIZES.tenants - 1, 0)  # the last tenant's first member
+    with psycopg.connect(url) as blocker:
+        # an uncommitted row with that auth id: the seed waits on it inside the last tenant's
+        # transaction, after writing that tenant's row, and is interrupted there
+        blocker.execute("insert into auth.users (id, email) values (%s, 'blocker@example.test')", (last,))
+        seed = subprocess.Popen(_seed_command(url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with psycopg.connect(url, autocommit=True) as watcher:
+            for _ in range(600):
+                waiting = watcher.execute(
+                    "select count(*) from pg_stat_activity where datname = current_database()"
+                    " and wait_event_type = 'Lock' and query like 'insert into auth.users%%'"
+                ).fetchone()
+                if waiting and waiting[0]:
+                    break
+                assert seed.poll() is None, seed.communicate()
+                time.sleep(0.05)
+            else:
+                pytest.fail("the seed never reached the last tenant")
+        seed.send_signal(signal.SIGINT)
+        out, err = seed.communicate(timeout=60)
+        blocker.rollback()
+    assert seed.returncode == 130, (out, err)
+    assert "interrupted; every finished tenant is complete, a re-run writes the rest" in err
+    partial = _dump(url)
+    whole = _dump(seeded)
+    finished = {row[0] for row in partial["tenants"]}
+    assert len(finished) == SIZES.tenants - 1
+    assert key(42, "tenant", SIZES.tenants - 1) not in finished
+    for table in TABLES:
+        # every finished tenant is there in full, and nothing of the interrupted one
+        assert partial[table] == [r for r in whole[table] if _tenant_of(table, r) in finished], table
+    with psycopg.connect(url) as conn:
+        left = conn.execute(
+            "select count(*) from auth.users where email like %s", (f"%@seed42-{SIZES.tenants - 1}.%",)
+        )
+        assert left.fetchone() == (0,)
+    rerun = subprocess.run(_seed_command(url), capture_output=True, text=True, check=True)
+    assert "seeded 1 tenants (2 already there)" in rerun.stdout
+    assert _dump(url) == whole
+
+
+def _tenant_of(table: str, row: tuple[Any, ...]) -> Any:
+    return row[0] if table in ("tenants", "usage_metrics") else row[1]
 
 
 def test_a_conflicting_row_stops_the_seed_before_anything_is_written(

@@ -23,7 +23,7 @@ from supabase import Client
 from supabase_auth.errors import AuthError
 from supabase_auth.types import AdminUserAttributes
 
-from seeds.load import COLUMNS
+from seeds.load import COLUMNS, Plan, one_by_one
 from seeds.plan import TenantRows
 from supatenant.errors import Conflict, SetupError, Unavailable, database_error
 
@@ -91,10 +91,10 @@ class ApiTarget:
         with self._errors(what):
             return call(*args, **kwargs)
 
-    def check(self, plans: list[TenantRows]) -> None:
+    def check(self, heads: list[TenantRows]) -> None:
         # the first request fails fast: no retries while finding out whether the project is there
         self._execute("reading tenants", self.rest.table("tenants").select("id").limit(1).retry(False))
-        slugs = {p.tenant["slug"]: str(p.tenant["id"]) for p in plans}
+        slugs = {h.tenant["slug"]: str(h.tenant["id"]) for h in heads}
         for chunk in _chunks(list(slugs), 100):
             query = self.rest.table("tenants").select("id,slug").in_("slug", chunk)
             for row in self._execute("reading tenants", query):
@@ -105,8 +105,8 @@ class ApiTarget:
                         "23505",
                     )
         self.auth_ids = self._auth_users()
-        for p in plans:
-            for user in p.auth_users:
+        for head in heads:
+            for user in head.auth_users:
                 held = self.auth_ids.get(user["email"])
                 if held is not None and held != str(user["id"]):
                     raise Conflict(
@@ -124,13 +124,16 @@ class ApiTarget:
                 return found
             page += 1
 
-    def _complete(self, rows: TenantRows) -> bool:
+    def complete(self, head: TenantRows) -> bool:
         """The tenant is there and so is its usage, which is written last."""
+        return self._complete(head, usage_planned=True)
+
+    def _complete(self, rows: TenantRows, usage_planned: bool) -> bool:
         tenant_id = str(rows.tenant["id"])
         if not self._execute("reading tenants", self.rest.table("tenants").select("id").eq("id", tenant_id)):
             return False
         usage = self.rest.table("usage_metrics").select("tenant_id").eq("tenant_id", tenant_id).limit(1)
-        return not rows.usage or bool(self._execute("reading usage", usage))
+        return not usage_planned or bool(self._execute("reading usage", usage))
 
     def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:
         for chunk in _chunks(_rows(table, rows), BATCH):
@@ -183,8 +186,11 @@ class ApiTarget:
                     self._execute("writing messages", insert)
                     batch = []
 
+    def write_tenants(self, seeding: Plan, indexes: list[int]) -> Iterator[int | None]:
+        return one_by_one(self.write_tenant, seeding, indexes)
+
     def write_tenant(self, rows: TenantRows) -> bool:
-        if self._complete(rows):
+        if self._complete(rows, usage_planned=bool(rows.usage)):
             return False
         self.create_members(rows)
         self._insert("tenants", [rows.tenant])

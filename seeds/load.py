@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import multiprocessing
+import os
+import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -12,7 +16,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from seeds.plan import Sizes, TenantRows, tenant_rows
+from seeds.plan import Sizes, TenantRows, members, tenant_rows
 from supatenant.database import check_reachable, redact
 from supatenant.errors import Conflict, SetupError
 
@@ -45,20 +49,28 @@ class Report:
     seconds: float = 0.0
 
 
-def _value(v: Any) -> Any:
-    return Jsonb(v) if isinstance(v, dict | list) else v
+JSON_COLUMNS = {"settings", "metadata", "tool_calls"}
+
+
+def _json(value: Any) -> str | None:
+    """jsonb as text for COPY; ``{}`` (most messages' metadata) without calling the encoder."""
+    if value is None:
+        return None
+    return json.dumps(value) if value else "{}" if isinstance(value, dict) else "[]"
 
 
 def _copy(cur: psycopg.Cursor[Any], table: str, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
-    columns = COLUMNS[table]
+    plain = [c for c in COLUMNS[table] if c not in JSON_COLUMNS]
+    encoded = [c for c in COLUMNS[table] if c in JSON_COLUMNS]
     statement = sql.SQL("copy {} ({}) from stdin").format(
-        sql.Identifier("public", table), sql.SQL(", ").join(map(sql.Identifier, columns))
+        sql.Identifier("public", table), sql.SQL(", ").join(map(sql.Identifier, plain + encoded))
     )
     with cur.copy(statement) as copy:
+        write = copy.write_row
         for row in rows:
-            copy.write_row([_value(row[c]) for c in columns])
+            write([row[c] for c in plain] + [_json(row[c]) for c in encoded])
 
 
 def check_target(conn: psycopg.Connection[Any]) -> None:
@@ -126,60 +138,140 @@ def write_tenant(conn: psycopg.Connection[Any], rows: TenantRows) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What a run seeds. ``heads`` hold each tenant and its members only; the rest of a
+    tenant is planned when it is written, so a large run never holds it all at once."""
+
+    sizes: Sizes
+    seed: int
+    end: datetime
+    heads: list[TenantRows]
+
+    def tenant(self, index: int) -> TenantRows:
+        return tenant_rows(self.sizes, self.seed, index, self.end)
+
+
+def plan(sizes: Sizes, seed: int, end: datetime) -> Plan:
+    problems = sizes.problems()
+    if problems:
+        raise ValueError("; ".join(problems))
+    return Plan(sizes, seed, end, [members(sizes, seed, i, end) for i in range(sizes.tenants)])
+
+
 class Target(Protocol):
     """Where the planned tenants go: a database over a direct connection, or a project's APIs."""
 
-    def check(self, plans: list[TenantRows]) -> None:
+    def check(self, heads: list[TenantRows]) -> None:
         """Refuse before anything is written: no schema, or a row the seed needs held by another."""
 
-    def write_tenant(self, rows: TenantRows) -> bool:
-        """Write one tenant and everything in it; False when it is already complete."""
+    def complete(self, head: TenantRows) -> bool:
+        """Whether the tenant is already there in full (a cheap look before planning its rows)."""
+
+    def write_tenants(self, seeding: Plan, indexes: list[int]) -> Iterator[int | None]:
+        """Write these tenants; for each, as it finishes, the messages written, or None when
+        it turned out to be there already."""
 
     def finish(self) -> None:
         """Refresh the summaries."""
 
 
+def one_by_one(
+    write_tenant: Callable[[TenantRows], bool], seeding: Plan, indexes: list[int]
+) -> Iterator[int | None]:
+    for index in indexes:
+        rows = seeding.tenant(index)
+        yield len(rows.messages) if write_tenant(rows) else None
+
+
+# one worker process's connection, opened by _open_worker
+_worker: psycopg.Connection[Any] | None = None
+
+
+def _open_worker(url: str) -> None:
+    global _worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the pool
+    _worker = psycopg.connect(url)
+
+
+def _write_in_worker(task: tuple[Sizes, int, datetime, int]) -> int | None:
+    sizes, seed, end, index = task
+    assert _worker is not None
+    rows = tenant_rows(sizes, seed, index, end)
+    try:
+        return len(rows.messages) if write_tenant(_worker, rows) else None
+    except psycopg.Error as e:  # travels back to the parent as a plain, picklable error
+        raise SetupError(f"writing tenant {rows.tenant['slug']} failed: {e}") from None
+
+
 class PostgresTarget:
-    """A direct connection: one transaction per tenant, tables loaded with COPY."""
+    """A direct connection: one transaction per tenant, tables loaded with COPY.
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    Tenants are written by ``jobs`` worker processes, each on its own connection, so that
+    planning rows in Python and loading them on the server run side by side; by default
+    (None) as many as there are CPUs (up to 4), and only when each gets at least
+    ``PER_WORKER`` messages. Ending the run (Ctrl-C) ends the workers; their open
+    transactions roll back.
+    """
+
+    def __init__(self, conn: psycopg.Connection[Any], url: str, jobs: int | None = None) -> None:
         self.conn = conn
+        self.url = url
+        self.jobs = jobs
 
-    def check(self, plans: list[TenantRows]) -> None:
+    def check(self, heads: list[TenantRows]) -> None:
         check_target(self.conn)
-        check_conflicts(self.conn, plans)
+        check_conflicts(self.conn, heads)
         self.conn.commit()
 
-    def write_tenant(self, rows: TenantRows) -> bool:
-        return write_tenant(self.conn, rows)
+    def complete(self, head: TenantRows) -> bool:
+        with self.conn.transaction():  # a tenant is written in one transaction: there means whole
+            found = self.conn.execute("select 1 from public.tenants where id = %s", (head.tenant["id"],))
+            return found.fetchone() is not None
+
+    def write_tenants(self, seeding: Plan, indexes: list[int]) -> Iterator[int | None]:
+        sizes = seeding.sizes
+        per_tenant = sizes.users_per_tenant * sizes.conversations_per_user * sizes.messages_per_conversation
+        if self.jobs is None:
+            workers = min(default_jobs(), len(indexes), max(1, len(indexes) * per_tenant // PER_WORKER))
+        else:
+            workers = min(self.jobs, len(indexes))
+        if workers <= 1:
+            yield from one_by_one(lambda rows: write_tenant(self.conn, rows), seeding, indexes)
+            return
+        tasks = [(sizes, seeding.seed, seeding.end, i) for i in indexes]
+        with multiprocessing.get_context("spawn").Pool(workers, _open_worker, (self.url,)) as pool:
+            yield from pool.imap_unordered(_write_in_worker, tasks)
 
     def finish(self) -> None:
         self.conn.execute("select public.refresh_summaries()")
         self.conn.commit()
 
 
-def plan(sizes: Sizes, seed: int, end: datetime) -> list[TenantRows]:
-    problems = sizes.problems()
-    if problems:
-        raise ValueError("; ".join(problems))
-    return [tenant_rows(sizes, seed, i, end) for i in range(sizes.tenants)]
+# a run spreads over worker processes only when each gets at least this many messages
+PER_WORKER = 50_000
 
 
-def run(
-    target: Target, plans: list[TenantRows], progress: Callable[[int, int], None] | None = None
-) -> Report:
+def default_jobs() -> int:
+    return min(4, os.cpu_count() or 1)
+
+
+def run(target: Target, seeding: Plan, progress: Callable[[int, int], None] | None = None) -> Report:
     """Check, then write tenant by tenant, then refresh; a re-run skips the finished tenants."""
     report = Report()
     started = time.perf_counter()
-    target.check(plans)
-    for i, rows in enumerate(plans):
-        if target.write_tenant(rows):
-            report.tenants_written += 1
-            report.messages_written += len(rows.messages)
-        else:
+    total = len(seeding.heads)
+    target.check(seeding.heads)
+    todo = [i for i, head in enumerate(seeding.heads) if not target.complete(head)]
+    report.tenants_present = total - len(todo)
+    for written in target.write_tenants(seeding, todo):
+        if written is None:
             report.tenants_present += 1
+        else:
+            report.tenants_written += 1
+            report.messages_written += written
         if progress:
-            progress(i + 1, len(plans))
+            progress(report.tenants_present + report.tenants_written, total)
     target.finish()
     report.seconds = time.perf_counter() - started
     return report
@@ -191,15 +283,18 @@ def seed_database(
     seed: int,
     end: datetime,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[Report, list[TenantRows]]:
-    """Seed ``url`` over a direct connection; returns the report and the planned tenants."""
-    plans = plan(sizes, seed, end)
+    jobs: int | None = None,
+) -> tuple[Report, Plan]:
+    """Seed ``url`` over a direct connection; returns the report and the plan."""
+    seeding = plan(sizes, seed, end)
+    if jobs is not None and jobs < 1:
+        raise ValueError("jobs must be at least 1")
     check_reachable(url)
     try:
         with psycopg.connect(url) as conn:
-            report = run(PostgresTarget(conn), plans, progress)
+            report = run(PostgresTarget(conn, url, jobs), seeding, progress)
     except psycopg.Error as e:
         raise SetupError(
             f"seeding {redact(url)} failed; finished tenants stay, a re-run completes the rest: {e}"
         ) from e
-    return report, plans
+    return report, seeding

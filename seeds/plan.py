@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -150,9 +151,24 @@ def key(seed: int, *parts: object) -> UUID:
     return uuid5(NAMESPACE_URL, "supatenant-seed:" + ":".join(map(str, (seed, *parts))))
 
 
+def keys(seed: int, *parts: object) -> Callable[[int], UUID]:
+    """``keys(seed, *parts)(n) == key(seed, *parts, n)``, hashing the common prefix once."""
+    prefix = hashlib.sha1(NAMESPACE_URL.bytes, usedforsecurity=False)
+    prefix.update(("supatenant-seed:" + ":".join(map(str, (seed, *parts))) + ":").encode())
+
+    def last(n: int) -> UUID:
+        h = prefix.copy()
+        h.update(str(n).encode())
+        return UUID(bytes=h.digest()[:16], version=5)
+
+    return last
+
+
 def password(seed: int, email: str) -> str:
     return "Seed-" + hashlib.sha256(f"{seed}:{email}".encode()).hexdigest()[:16]
 
+
+MICRO = Decimal("0.000001")
 
 # the fixed end of the span for the committed supabase/seed.sql, so it never changes by itself
 ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
@@ -164,6 +180,12 @@ def today() -> datetime:
 
 
 def tenant_rows(sizes: Sizes, seed: int, index: int, end: datetime) -> TenantRows:
+    """One tenant and everything in it."""
+    return threads(members(sizes, seed, index, end), sizes, seed, index, end)
+
+
+def members(sizes: Sizes, seed: int, index: int, end: datetime) -> TenantRows:
+    """A tenant and its members only: what conflicts are checked on and credentials list."""
     rnd = random.Random(f"{seed}:{index}")
     tenant_id = key(seed, "tenant", index)
     company = f"{COMPANIES[index % len(COMPANIES)]} {KINDS[rnd.randrange(len(KINDS))]}"
@@ -180,7 +202,6 @@ def tenant_rows(sizes: Sizes, seed: int, index: int, end: datetime) -> TenantRow
             "created_at": end - timedelta(days=sizes.days + 1),
         }
     )
-    usage: dict[tuple[UUID, str], list[Any]] = {}
     for u in range(sizes.users_per_tenant):
         role = "owner" if u == 0 else "admin" if u == 1 else "member"
         active = u < 2 or rnd.random() > 0.1
@@ -213,8 +234,17 @@ def tenant_rows(sizes: Sizes, seed: int, index: int, end: datetime) -> TenantRow
                 "active": str(active and active_tenant).lower(),
             }
         )
+    return rows
+
+
+def threads(rows: TenantRows, sizes: Sizes, seed: int, index: int, end: datetime) -> TenantRows:
+    """Fill in the tenant's conversations, messages, feedback and the usage they add up to."""
+    rnd = random.Random(f"{seed}:{index}:threads")
+    usage: dict[tuple[UUID, str], list[Any]] = {}
+    for u, member in enumerate(rows.users):
         for c in range(sizes.conversations_per_user):
-            _conversation(rows, rnd, sizes, seed, (index, u, c), member_id, end, usage)
+            _conversation(rows, rnd, sizes, seed, (index, u, c), member["id"], end, usage)
+    tenant_id = rows.tenant["id"]
     rows.usage = [
         {
             "tenant_id": tenant_id,
@@ -241,26 +271,30 @@ def _conversation(
     end: datetime,
     usage: dict[tuple[UUID, str], list[Any]],
 ) -> None:
+    # the hot loop of a large seed: draws come from one random() each, ids from a shared prefix
+    draw = rnd.random
     tenant_id = rows.tenant["id"]
     conversation_id = key(seed, "conversation", *at)
+    message_id, feedback_id = keys(seed, "message", *at), keys(seed, "feedback", *at)
     topic, ask, answer = TOPICS[rnd.randrange(len(TOPICS))]
     number = rnd.randrange(1000, 9999)
+    ask, answer = ask.format(n=number), answer.format(n=number)
+    tool_calls = [{"name": "lookup_" + topic, "arguments": {"ref": str(number)}}]
     started = end - timedelta(seconds=rnd.randrange(sizes.days * 86400))
+    latest = end - timedelta(microseconds=1)
     when = started
     last = None
-    with_system = rnd.random() < 0.3
+    with_system = draw() < 0.3
     for m in range(sizes.messages_per_conversation):
         role = "system" if with_system and m == 0 else "user" if (m - with_system) % 2 == 0 else "assistant"
-        when = min(when + timedelta(seconds=rnd.randrange(5, 90)), end - timedelta(microseconds=1))
+        when = min(when + timedelta(seconds=5 + int(draw() * 85)), latest)
         message: dict[str, Any] = {
-            "id": key(seed, "message", *at, m),
+            "id": message_id(m),
             "tenant_id": tenant_id,
             "conversation_id": conversation_id,
             "user_id": member_id,
             "role": role,
-            "content": SYSTEM_PROMPT
-            if role == "system"
-            else (ask if role == "user" else answer).format(n=number),
+            "content": SYSTEM_PROMPT if role == "system" else ask if role == "user" else answer,
             "tool_calls": None,
             "model": None,
             "token_count": None,
@@ -269,40 +303,41 @@ def _conversation(
             "created_at": when,
         }
         if role == "assistant":
-            model, prompt_price, completion_price = MODELS[rnd.randrange(len(MODELS))]
-            prompt, completion = rnd.randrange(40, 1200), rnd.randrange(10, 400)
-            cost = (prompt * prompt_price + completion * completion_price).quantize(Decimal("0.000001"))
-            message |= {
-                "model": model,
-                "token_count": completion,
-                "latency_ms": rnd.randrange(200, 4000),
-                "metadata": {"prompt_tokens": prompt, "cost_usd": str(cost)},
-            }
-            if rnd.random() < 0.2:
-                message["tool_calls"] = [{"name": "lookup_" + topic, "arguments": {"ref": str(number)}}]
-            total = usage.setdefault((member_id, when.date().isoformat()), [0, 0, 0, Decimal(0)])
+            model, prompt_price, completion_price = MODELS[int(draw() * len(MODELS))]
+            prompt, completion = 40 + int(draw() * 1160), 10 + int(draw() * 390)
+            cost = (prompt * prompt_price + completion * completion_price).quantize(MICRO)
+            message["model"] = model
+            message["token_count"] = completion
+            message["latency_ms"] = 200 + int(draw() * 3800)
+            message["metadata"] = {"prompt_tokens": prompt, "cost_usd": str(cost)}
+            if draw() < 0.2:
+                message["tool_calls"] = tool_calls
+            total = usage.get((member_id, when.date().isoformat()))
+            if total is None:
+                total = usage[(member_id, when.date().isoformat())] = [0, 0, 0, Decimal(0)]
             total[0] += 1
             total[1] += prompt
             total[2] += completion
             total[3] += cost
-            if rnd.random() < sizes.feedback_rate:
-                positive = rnd.random() < 0.8
+            if draw() < sizes.feedback_rate:
+                positive = draw() < 0.8
+                rated = when + timedelta(seconds=30)
                 rows.feedback.append(
                     {
-                        "id": key(seed, "feedback", *at, m),
+                        "id": feedback_id(m),
                         "tenant_id": tenant_id,
                         "message_id": message["id"],
                         "user_id": member_id,
                         "rating": 1 if positive else -1,
                         "comment": None
-                        if rnd.random() < 0.6
+                        if draw() < 0.6
                         else ("Helpful, thanks" if positive else "Not what I asked"),
-                        "created_at": when + timedelta(seconds=30),
-                        "updated_at": when + timedelta(seconds=30),
+                        "created_at": rated,
+                        "updated_at": rated,
                     }
                 )
         elif role == "user":
-            message["token_count"] = rnd.randrange(5, 80)
+            message["token_count"] = 5 + int(draw() * 75)
         rows.messages.append(message)
         last = when
     rows.conversations.append(
@@ -312,7 +347,7 @@ def _conversation(
             "user_id": member_id,
             "title": f"{topic.title()} question",
             "metadata": {"channel": rnd.choice(("web", "email", "chat"))},
-            "is_archived": rnd.random() < 0.1,
+            "is_archived": draw() < 0.1,
             "message_count": sizes.messages_per_conversation,
             "last_message_at": last,
             "created_at": started,

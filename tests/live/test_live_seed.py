@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import pytest
 
 from seeds.api import ApiTarget, connect
-from seeds.load import plan, run
-from seeds.plan import ANCHOR, Sizes, TenantRows
+from seeds.load import Plan, plan, run
+from seeds.plan import ANCHOR, Sizes
 from supatenant import Store
 from tests.integration.test_seed import check_member_view
 from tests.live.test_live_supabase import ENV
@@ -36,23 +36,23 @@ SIZES = Sizes(
 
 
 @pytest.fixture
-def seeded() -> Iterator[list[TenantRows]]:
-    seed = random.randrange(10**6, 10**9)
-    plans = plan(SIZES, seed, ANCHOR)
+def seeded() -> Iterator[Plan]:
+    seeding = plan(SIZES, random.randrange(10**6, 10**9), ANCHOR)
     client = connect(os.environ["SUPABASE_URL"], os.environ["SUPABASE_SERVICE_ROLE_KEY"])
-    report = run(ApiTarget(client), plans)
+    report = run(ApiTarget(client), seeding)
     assert report.tenants_written == SIZES.tenants
-    yield plans
-    client.table("tenants").delete().in_("id", [str(p.tenant["id"]) for p in plans]).execute()
-    for p in plans:
-        for user in p.auth_users:
+    yield seeding
+    client.table("tenants").delete().in_("id", [str(h.tenant["id"]) for h in seeding.heads]).execute()
+    for head in seeding.heads:
+        for user in head.auth_users:
             client.auth.admin.delete_user(str(user["id"]))
 
 
-def test_seeded_members_sign_in_and_see_exactly_their_tenant(seeded: list[TenantRows]) -> None:
+def test_seeded_members_sign_in_and_see_exactly_their_tenant(seeded: Plan) -> None:
     from supabase import create_client
 
-    for rows in seeded:
+    for index in range(SIZES.tenants):
+        rows = seeded.tenant(index)
         for cred in rows.credentials:
             client = create_client(os.environ["SUPABASE_URL"], os.environ["SUPABASE_ANON_KEY"])
             session = client.auth.sign_in_with_password(
@@ -62,7 +62,7 @@ def test_seeded_members_sign_in_and_see_exactly_their_tenant(seeded: list[Tenant
             check_member_view(Store.from_supabase(client, access_token=session.access_token), cred, rows)
 
 
-def test_seeding_again_writes_nothing(seeded: list[TenantRows]) -> None:
+def test_seeding_again_writes_nothing(seeded: Plan) -> None:
     client = connect(os.environ["SUPABASE_URL"], os.environ["SUPABASE_SERVICE_ROLE_KEY"])
     report = run(ApiTarget(client), seeded)
     assert (report.tenants_written, report.tenants_present) == (0, SIZES.tenants)

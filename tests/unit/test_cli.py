@@ -55,6 +55,7 @@ def test_redact(url: str, shown: str) -> None:
             "give --database-url or --supabase-url, not both",
         ),
         (["--database-url", "postgresql://x", "--tenants", "0"], "tenants must be at least 1"),
+        (["--database-url", "postgresql://x", "--jobs", "0"], "jobs must be at least 1"),
     ],
 )
 def test_seed_refuses_flags_that_do_not_fit(

@@ -111,8 +111,8 @@ def seed(project: Project) -> tuple[Report, list[TenantRows]]:
     client = Client(
         URL, KEY, SyncClientOptions(httpx_client=httpx.Client(transport=httpx.MockTransport(project.handle)))
     )
-    plans = plan(SIZES, 7, ANCHOR)
-    return run(ApiTarget(client), plans), plans
+    seeding = plan(SIZES, 7, ANCHOR)
+    return run(ApiTarget(client), seeding), [seeding.tenant(i) for i in range(SIZES.tenants)]
 
 
 def jsonable(value: Any) -> Any:
@@ -253,7 +253,7 @@ def test_a_failed_write_stops_the_tenant_before_its_usage_marks_it_complete() ->
 
 def test_an_auth_user_with_a_planned_email_and_another_id_stops_everything() -> None:
     project = empty_project()
-    email = plan(SIZES, 7, ANCHOR)[0].auth_users[1]["email"]
+    email = plan(SIZES, 7, ANCHOR).heads[0].auth_users[1]["email"]
     held = "00000000-0000-0000-0000-000000000001"
     project.on("GET", "/auth/v1/admin/users", {"users": [user_json(held, email)], "aud": "authenticated"})
     with pytest.raises(Conflict, match=f"auth user '{email}' exists and was not written by this seed"):

@@ -15,24 +15,15 @@ import pytest
 
 from seeds.api import ApiTarget, connect
 from seeds.load import Plan, plan, run
-from seeds.plan import ANCHOR, Sizes
+from seeds.plan import ANCHOR
 from supatenant import Store
-from tests.integration.test_seed import check_member_view
+from tests.integration.test_seed import SIZES, check_member_view
 from tests.live.test_live_supabase import ENV
 
 pytestmark = [
     pytest.mark.live,
     pytest.mark.skipif(not all(os.environ.get(k) for k in ENV), reason=f"set {', '.join(ENV)} to run"),
 ]
-
-SIZES = Sizes(
-    tenants=2,
-    users_per_tenant=4,
-    conversations_per_user=2,
-    messages_per_conversation=4,
-    feedback_rate=0.5,
-    days=3,
-)
 
 
 @pytest.fixture

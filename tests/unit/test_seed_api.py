@@ -25,7 +25,7 @@ from supabase.lib.client_options import SyncClientOptions
 from seeds.api import ApiTarget
 from seeds.load import Report, plan, run
 from seeds.plan import ANCHOR, Sizes, TenantRows
-from supatenant import Conflict, PermissionDenied, Unavailable
+from supatenant import Conflict, InvalidReference, PermissionDenied, Unavailable
 from supatenant.errors import SetupError
 from tests.unit.test_supabase_wire import NOW, Sent
 
@@ -65,6 +65,10 @@ class Project:
         self.routes[(method, path)] = (
             answer if callable(answer) else lambda _: httpx.Response(status, json=answer)
         )
+
+    def fail(self, method: str, path: str, status: int, code: str, message: str) -> None:
+        """PostgREST's error body: a SQLSTATE or PGRST code and a message."""
+        self.on(method, path, {"code": code, "message": message, "details": None, "hint": None}, status)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content) if request.content else None
@@ -234,18 +238,8 @@ def test_a_half_written_tenant_is_completed_without_counting_messages_twice() ->
 
 def test_a_failed_write_stops_the_tenant_before_its_usage_marks_it_complete() -> None:
     project = empty_project()
-    project.on(
-        "POST",
-        "/rest/v1/messages",
-        {
-            "code": "23503",
-            "message": "conversation does not exist in this tenant",
-            "details": None,
-            "hint": None,
-        },
-        status=409,
-    )
-    with pytest.raises(Exception, match="writing messages: conversation does not exist"):
+    project.fail("POST", "/rest/v1/messages", 409, "23503", "conversation does not exist in this tenant")
+    with pytest.raises(InvalidReference, match="writing messages: conversation does not exist"):
         seed(project)
     assert ("POST", "/rest/v1/rpc/increment_usage_batch") not in project.writes()
     assert project.writes()[-1] == ("POST", "/rest/v1/messages")
@@ -271,16 +265,12 @@ def test_a_slug_held_by_another_tenant_stops_everything() -> None:
 
 def test_a_project_without_the_schema_is_told_to_push_it() -> None:
     project = empty_project()
-    project.on(
+    project.fail(
         "GET",
         "/rest/v1/tenants",
-        {
-            "code": "PGRST205",
-            "message": "Could not find the table 'public.tenants' in the schema cache",
-            "details": None,
-            "hint": None,
-        },
-        status=404,
+        404,
+        "PGRST205",
+        "Could not find the table 'public.tenants' in the schema cache",
     )
     with pytest.raises(SetupError, match="run `supabase db push` first"):
         seed(project)
@@ -302,12 +292,7 @@ def test_a_key_that_is_not_the_service_role_key_is_refused() -> None:
 
 def test_a_refused_token_is_permission_denied() -> None:
     project = empty_project()
-    project.on(
-        "GET",
-        "/rest/v1/tenants",
-        {"code": "PGRST301", "message": "No suitable key or wrong key type", "details": None, "hint": None},
-        status=401,
-    )
+    project.fail("GET", "/rest/v1/tenants", 401, "PGRST301", "No suitable key or wrong key type")
     with pytest.raises(PermissionDenied, match="not allowed: reading tenants"):
         seed(project)
 

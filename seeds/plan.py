@@ -10,7 +10,7 @@ import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -240,7 +240,7 @@ def members(sizes: Sizes, seed: int, index: int, end: datetime) -> TenantRows:
 def threads(rows: TenantRows, sizes: Sizes, seed: int, index: int, end: datetime) -> TenantRows:
     """Fill in the tenant's conversations, messages, feedback and the usage they add up to."""
     rnd = random.Random(f"{seed}:{index}:threads")
-    usage: dict[tuple[UUID, str], list[Any]] = {}
+    usage: dict[tuple[UUID, date], list[Any]] = {}
     for u, member in enumerate(rows.users):
         for c in range(sizes.conversations_per_user):
             _conversation(rows, rnd, sizes, seed, (index, u, c), member["id"], end, usage)
@@ -269,7 +269,7 @@ def _conversation(
     at: tuple[int, int, int],
     member_id: UUID,
     end: datetime,
-    usage: dict[tuple[UUID, str], list[Any]],
+    usage: dict[tuple[UUID, date], list[Any]],
 ) -> None:
     # the hot loop of a large seed: draws come from one random() each, ids from a shared prefix
     draw = rnd.random
@@ -312,9 +312,9 @@ def _conversation(
             message["metadata"] = {"prompt_tokens": prompt, "cost_usd": str(cost)}
             if draw() < 0.2:
                 message["tool_calls"] = tool_calls
-            total = usage.get((member_id, when.date().isoformat()))
+            total = usage.get((member_id, when.date()))
             if total is None:
-                total = usage[(member_id, when.date().isoformat())] = [0, 0, 0, Decimal(0)]
+                total = usage[(member_id, when.date())] = [0, 0, 0, Decimal(0)]
             total[0] += 1
             total[1] += prompt
             total[2] += completion

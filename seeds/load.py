@@ -117,7 +117,7 @@ def write_tenant(conn: psycopg.Connection[Any], rows: TenantRows) -> bool:
                 t["is_active"],
                 Jsonb(t["settings"]),
                 t["created_at"],
-                t["created_at"],
+                t["updated_at"],
             ),
         )
         cur.executemany(

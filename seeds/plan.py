@@ -200,6 +200,7 @@ def members(sizes: Sizes, seed: int, index: int, end: datetime) -> TenantRows:
             "is_active": active_tenant,
             "settings": {"seeded": True, "tone": rnd.choice(("friendly", "formal"))},
             "created_at": end - timedelta(days=sizes.days + 1),
+            "updated_at": end - timedelta(days=sizes.days + 1),
         }
     )
     for u in range(sizes.users_per_tenant):

@@ -47,12 +47,7 @@ def render() -> str:
         rows = tenant_rows(PRESETS["tiny"], 1, index, ANCHOR)
         t = rows.tenant
         lines.append(f"\n-- tenant {t['slug']}")
-        tenant = {**t, "updated_at": t["created_at"]}
-        lines += _inserts(
-            "public.tenants",
-            ("id", "name", "slug", "plan", "is_active", "settings", "created_at", "updated_at"),
-            [tenant],
-        )
+        lines += _inserts("public.tenants", tuple(t), [t])
         at = t["created_at"]
         auth = [
             {"id": a["id"], "email": a["email"], "aud": "authenticated", "role": "authenticated",

@@ -1,0 +1,90 @@
+"""What the Supabase API seed sends gives the same rows as the direct seed.
+
+The requests ``seeds.api`` sends (captured at the HTTP boundary, as in
+``tests/unit/test_seed_api.py``) are applied to a real database as the service role, in the
+order sent: each row request as the insert PostgREST makes of it (the listed columns, from
+``json_populate_recordset``; ``on conflict do nothing`` where the request asks to ignore
+duplicates), each ``rpc`` as a call of that function with the JSON body, each new auth user
+as its ``auth.users`` row. The real triggers and ``increment_usage_batch`` then have to
+bring the counters and usage to exactly what the direct seed writes with ``COPY``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import psycopg
+from psycopg import sql
+
+from seeds.load import seed_database
+from seeds.plan import ANCHOR
+from supatenant import database
+from tests.integration.test_seed import TABLES
+from tests.unit.test_seed_api import SIZES, Project, empty_project, seed
+
+# set to now() by the database when a row is written through it rather than loaded
+WRITTEN_AT = {"conversations": "updated_at", "usage_metrics": "updated_at"}
+
+
+def apply(conn: psycopg.Connection[tuple[object, ...]], project: Project) -> None:
+    """Apply the POSTs in the order sent: the API's writes as the service role, and each new
+    auth user (GoTrue's own write) as its ``auth.users`` row."""
+    for sent in project.sent:
+        if sent.method != "POST":
+            continue
+        if sent.path == "/auth/v1/admin/users":
+            conn.execute("reset role")
+            conn.execute(
+                "insert into auth.users (id, email) values (%s, %s)", (sent.body["id"], sent.body["email"])
+            )
+            continue
+        conn.execute("set role service_role")
+        if sent.path.startswith("/rest/v1/rpc/"):
+            function = sql.Identifier("public", sent.path.removeprefix("/rest/v1/rpc/"))
+            arguments = sql.SQL(", ").join(
+                sql.SQL("{} => %s::jsonb").format(sql.Identifier(k)) for k in sent.body
+            )
+            conn.execute(
+                sql.SQL("select {}({})").format(function, arguments),
+                [json.dumps(v) for v in sent.body.values()],
+            )
+            continue
+        table = sql.Identifier("public", sent.path.removeprefix("/rest/v1/"))
+        [columns] = [[c.strip('"') for c in v.split(",")] for k, v in sent.query if k == "columns"]
+        names = sql.SQL(", ").join(map(sql.Identifier, columns))
+        ignore = "resolution=ignore-duplicates" in sent.headers["prefer"]
+        insert = "insert into {t} ({c}) select {c} from json_populate_recordset(null::{t}, %s)"
+        conn.execute(
+            sql.SQL(insert + (" on conflict do nothing" if ignore else "")).format(t=table, c=names),
+            (json.dumps(sent.body),),
+        )
+
+
+def rows(url: str) -> dict[str, list[dict[str, object]]]:
+    with psycopg.connect(url) as conn:
+        out: dict[str, list[dict[str, object]]] = {}
+        for table in TABLES:
+            cur = conn.execute(
+                sql.SQL("select * from public.{} order by 1, 2, 3").format(sql.Identifier(table))
+            )
+            names = [d.name for d in cur.description or ()]
+            out[table] = [
+                {n: v for n, v in zip(names, r, strict=True) if n != WRITTEN_AT.get(table)} for r in cur
+            ]
+        return out
+
+
+def test_the_api_seed_writes_what_the_direct_seed_writes(fresh_database: Callable[[], str]) -> None:
+    direct, through_api = fresh_database(), fresh_database()
+    database.prepare(direct)
+    database.prepare(through_api)
+    seed_database(direct, SIZES, 7, ANCHOR)
+    project = empty_project()
+    seed(project)
+    with psycopg.connect(through_api) as conn:
+        apply(conn, project)
+    expected, got = rows(direct), rows(through_api)
+    for table in TABLES:
+        assert got[table] == expected[table], table
+    assert len(got["messages"]) == 8

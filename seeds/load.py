@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
+from uuid import UUID
 
 import psycopg
 from psycopg import sql
@@ -38,6 +39,42 @@ COLUMNS = {
         "prompt_tokens", "completion_tokens", "cost_usd", "updated_at",
     ),
 }  # fmt: skip
+
+
+# an auth.users row as Supabase Auth writes one for a confirmed email user: it scans the
+# token columns as strings, so they hold '' (a null there breaks sign-in and the admin API)
+AUTH_COLUMNS = (
+    "instance_id", "id", "aud", "role", "email", "email_confirmed_at", "raw_app_meta_data",
+    "raw_user_meta_data", "created_at", "updated_at", "confirmation_token", "recovery_token",
+    "email_change_token_new", "email_change",
+)  # fmt: skip
+
+
+def auth_rows(rows: TenantRows) -> list[dict[str, Any]]:
+    at = rows.tenant["created_at"]
+    return [
+        {
+            "instance_id": UUID(int=0),
+            "id": a["id"],
+            "aud": "authenticated",
+            "role": "authenticated",
+            "email": a["email"],
+            "email_confirmed_at": at,
+            "raw_app_meta_data": {"provider": "email", "providers": ["email"]},
+            "raw_user_meta_data": {"seeded": True},
+            "created_at": at,
+            "updated_at": at,
+            "confirmation_token": "",
+            "recovery_token": "",
+            "email_change_token_new": "",
+            "email_change": "",
+        }
+        for a in rows.auth_users
+    ]
+
+
+def _auth_value(value: Any) -> Any:
+    return Jsonb(value) if isinstance(value, dict) else value
 
 
 @dataclass
@@ -120,10 +157,18 @@ def write_tenant(conn: psycopg.Connection[Any], rows: TenantRows) -> bool:
                 t["updated_at"],
             ),
         )
+        # the columns this auth.users has (a database set up by an older supatenant has fewer)
+        found = cur.execute(
+            "select attname from pg_attribute where attrelid = 'auth.users'::regclass and attnum > 0"
+        )
+        have = {name for (name,) in found.fetchall()}
+        columns = [c for c in AUTH_COLUMNS if c in have]
         cur.executemany(
-            "insert into auth.users (id, email, aud, role, email_confirmed_at, created_at, updated_at) values"
-            " (%s, %s, 'authenticated', 'authenticated', %s, %s, %s) on conflict (id) do nothing",
-            [(a["id"], a["email"], *[t["created_at"]] * 3) for a in rows.auth_users],
+            sql.SQL("insert into auth.users ({}) values ({}) on conflict (id) do nothing").format(
+                sql.SQL(", ").join(map(sql.Identifier, columns)),
+                sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+            ),
+            [[_auth_value(a[c]) for c in columns] for a in auth_rows(rows)],
         )
         _copy(cur, "users", rows.users)
         _copy(cur, "conversations", rows.conversations)

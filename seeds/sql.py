@@ -15,7 +15,7 @@ from typing import Any
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from seeds.load import COLUMNS
+from seeds.load import AUTH_COLUMNS, COLUMNS, auth_rows
 from seeds.plan import ANCHOR, PRESETS, tenant_rows
 from supatenant.project import supabase_dir
 
@@ -48,13 +48,8 @@ def render() -> str:
         t = rows.tenant
         lines.append(f"\n-- tenant {t['slug']}")
         lines += _inserts("public.tenants", tuple(t), [t])
-        at = t["created_at"]
-        auth = [
-            {"id": a["id"], "email": a["email"], "aud": "authenticated", "role": "authenticated",
-             "email_confirmed_at": at, "created_at": at, "updated_at": at}
-            for a in rows.auth_users
-        ]  # fmt: skip
-        lines += _inserts("auth.users", tuple(auth[0]), auth)
+        auth = auth_rows(rows)
+        lines += _inserts("auth.users", AUTH_COLUMNS, auth)
         for table in ("users", "conversations", "messages", "feedback", "usage_metrics"):
             lines += _inserts(
                 f"public.{table}",

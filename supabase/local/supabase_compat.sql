@@ -47,9 +47,19 @@ create table if not exists auth.users (
   created_at timestamptz default now(),
   updated_at timestamptz default now(),
   last_sign_in_at timestamptz,
-  is_anonymous boolean not null default false
+  is_anonymous boolean not null default false,
+  -- Supabase Auth reads these as strings: a row it did not write needs '' in them, not null
+  confirmation_token varchar(255),
+  recovery_token varchar(255),
+  email_change_token_new varchar(255),
+  email_change varchar(255)
 );
 comment on table auth.users is 'Auth: stores user login data within a secure schema.';
+-- databases set up before those columns were added here
+alter table auth.users add column if not exists confirmation_token varchar(255);
+alter table auth.users add column if not exists recovery_token varchar(255);
+alter table auth.users add column if not exists email_change_token_new varchar(255);
+alter table auth.users add column if not exists email_change varchar(255);
 
 create or replace function auth.uid() returns uuid
 language sql stable

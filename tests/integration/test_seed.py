@@ -125,6 +125,19 @@ def test_the_data_is_believable(seeded: str) -> None:
     assert ratings[1] > ratings.get(-1, 0)
 
 
+def test_auth_users_are_rows_supabase_auth_can_read(seeded: str) -> None:
+    """Supabase Auth scans its token columns as strings: a null there breaks sign-in and
+    its admin API for every user, so rows written directly hold '' as Auth's own do."""
+    with psycopg.connect(seeded) as conn:
+        rows = conn.execute(
+            "select confirmation_token, recovery_token, email_change_token_new, email_change,"
+            " aud, role, email_confirmed_at is not null, raw_app_meta_data ->> 'provider', instance_id"
+            " from auth.users where email like '%%@seed42-%%'"
+        ).fetchall()
+    assert len(rows) == SIZES.tenants * SIZES.users_per_tenant
+    assert set(rows) == {("", "", "", "", "authenticated", "authenticated", True, "email", uuid.UUID(int=0))}
+
+
 def check_member_view(store: Store, cred: dict[str, str], rows: TenantRows) -> None:
     """What the access matrix lets a seeded member see: their tenant only; all its
     conversations for owners and admins, their own for members; nothing when inactive."""

@@ -23,9 +23,9 @@ from supabase import Client
 from supabase_auth.errors import AuthError
 from supabase_auth.types import AdminUserAttributes
 
-from seeds.load import COLUMNS, Plan, one_by_one
+from seeds.load import COLUMNS, Plan, one_by_one, refuse_conflicts
 from seeds.plan import TenantRows
-from supatenant.errors import Conflict, SetupError, Unavailable, database_error
+from supatenant.errors import SetupError, Unavailable, database_error
 
 BATCH = 500  # rows per request
 PAGE = 1000  # auth users per page when listing
@@ -94,25 +94,18 @@ class ApiTarget:
     def check(self, heads: list[TenantRows]) -> None:
         # the first request fails fast: no retries while finding out whether the project is there
         self._execute("reading tenants", self.rest.table("tenants").select("id").limit(1).retry(False))
-        slugs = {h.tenant["slug"]: str(h.tenant["id"]) for h in heads}
-        for chunk in _chunks(list(slugs), 100):
-            query = self.rest.table("tenants").select("id,slug").in_("slug", chunk)
-            for row in self._execute("reading tenants", query):
-                if slugs[row["slug"]] != row["id"]:
-                    raise Conflict(
-                        f"tenant slug {row['slug']!r} is taken by a tenant this seed did not write "
-                        f"({row['id']})",
-                        "23505",
-                    )
+        slugs = [h.tenant["slug"] for h in heads]
+        for chunk in _chunks(slugs, 100):
+            found = self._execute(
+                "reading tenants", self.rest.table("tenants").select("id,slug").in_("slug", chunk)
+            )
+            refuse_conflicts(heads, tenants=[(row["slug"], row["id"]) for row in found])
+        self.check_members(heads)
+
+    def check_members(self, heads: list[TenantRows]) -> None:
+        """Refuse when an auth user holds a planned email under another id."""
         self.auth_ids = self._auth_users()
-        for head in heads:
-            for user in head.auth_users:
-                held = self.auth_ids.get(user["email"])
-                if held is not None and held != str(user["id"]):
-                    raise Conflict(
-                        f"auth user {user['email']!r} exists and was not written by this seed ({held})",
-                        "23505",
-                    )
+        refuse_conflicts(heads, auth_users=self.auth_ids.items())
 
     def _auth_users(self) -> dict[str, str]:
         found: dict[str, str] = {}

@@ -6,7 +6,7 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -115,28 +115,58 @@ def check_target(conn: psycopg.Connection[Any]) -> None:
         )
 
 
-def check_conflicts(conn: psycopg.Connection[Any], plans: list[TenantRows]) -> None:
-    """Refuse, before writing anything, when a non-seed row holds a slug or email the seed needs."""
-    slugs = {p.tenant["slug"]: p.tenant["id"] for p in plans}
-    for slug, tenant_id in conn.execute(
-        "select slug, id from public.tenants where slug = any(%s)", (list(slugs),)
-    ):
-        if slugs[slug] != tenant_id:
+def refuse_conflicts(
+    heads: list[TenantRows],
+    tenants: Iterable[tuple[str, Any]] = (),
+    auth_users: Iterable[tuple[str, Any]] = (),
+) -> None:
+    """Raise Conflict when a tenant (slug, id) or auth user (email, id) found in the target
+    holds a slug or email the seed needs under another id: a row the seed did not write."""
+    slugs = {h.tenant["slug"]: str(h.tenant["id"]) for h in heads}
+    for slug, tenant_id in tenants:
+        if slug in slugs and slugs[slug] != str(tenant_id):
             raise Conflict(
                 f"tenant slug {slug!r} is taken by a tenant this seed did not write ({tenant_id})", "23505"
             )
-    emails = {u["email"]: u["id"] for p in plans for u in p.auth_users}
-    for email, auth_id in conn.execute(
-        "select email, id from auth.users where email = any(%s)", (list(emails),)
-    ):
-        if emails[email] != auth_id:
+    emails = {u["email"]: str(u["id"]) for h in heads for u in h.auth_users}
+    for email, auth_id in auth_users:
+        if email in emails and emails[email] != str(auth_id):
             raise Conflict(
                 f"auth user {email!r} exists and was not written by this seed ({auth_id})", "23505"
             )
 
 
-def write_tenant(conn: psycopg.Connection[Any], rows: TenantRows) -> bool:
-    """Write one tenant and everything in it in one transaction; False when it is already there."""
+def check_conflicts(conn: psycopg.Connection[Any], heads: list[TenantRows]) -> None:
+    """Refuse, before writing anything, when a non-seed row holds a slug or email the seed needs."""
+    slugs = [h.tenant["slug"] for h in heads]
+    emails = [u["email"] for h in heads for u in h.auth_users]
+    refuse_conflicts(
+        heads,
+        conn.execute("select slug, id from public.tenants where slug = any(%s)", (slugs,)).fetchall(),
+        conn.execute("select email, id from auth.users where email = any(%s)", (emails,)).fetchall(),
+    )
+
+
+def _insert_auth_users(cur: psycopg.Cursor[Any], rows: TenantRows) -> None:
+    # the columns this auth.users has (a database set up by an older supatenant has fewer)
+    found = cur.execute(
+        "select attname from pg_attribute where attrelid = 'auth.users'::regclass and attnum > 0"
+    )
+    have = {name for (name,) in found.fetchall()}
+    columns = [c for c in AUTH_COLUMNS if c in have]
+    cur.executemany(
+        sql.SQL("insert into auth.users ({}) values ({}) on conflict (id) do nothing").format(
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+        ),
+        [[_auth_value(a[c]) for c in columns] for a in auth_rows(rows)],
+    )
+
+
+def write_tenant(conn: psycopg.Connection[Any], rows: TenantRows, auth_users: bool = True) -> bool:
+    """Write one tenant and everything in it in one transaction; False when it is already there.
+
+    ``auth_users=False`` when Supabase Auth has created the members' auth users already."""
     with conn.transaction(), conn.cursor() as cur:
         if cur.execute("select 1 from public.tenants where id = %s", (rows.tenant["id"],)).fetchone():
             return False
@@ -157,19 +187,8 @@ def write_tenant(conn: psycopg.Connection[Any], rows: TenantRows) -> bool:
                 t["updated_at"],
             ),
         )
-        # the columns this auth.users has (a database set up by an older supatenant has fewer)
-        found = cur.execute(
-            "select attname from pg_attribute where attrelid = 'auth.users'::regclass and attnum > 0"
-        )
-        have = {name for (name,) in found.fetchall()}
-        columns = [c for c in AUTH_COLUMNS if c in have]
-        cur.executemany(
-            sql.SQL("insert into auth.users ({}) values ({}) on conflict (id) do nothing").format(
-                sql.SQL(", ").join(map(sql.Identifier, columns)),
-                sql.SQL(", ").join(sql.Placeholder() * len(columns)),
-            ),
-            [[_auth_value(a[c]) for c in columns] for a in auth_rows(rows)],
-        )
+        if auth_users:
+            _insert_auth_users(cur, rows)
         _copy(cur, "users", rows.users)
         _copy(cur, "conversations", rows.conversations)
         _copy(cur, "messages", rows.messages)
@@ -234,14 +253,22 @@ def _open_worker(url: str) -> None:
     _worker = psycopg.connect(url)
 
 
-def _write_in_worker(task: tuple[Sizes, int, datetime, int]) -> int | None:
-    sizes, seed, end, index = task
+def _write_in_worker(task: tuple[Sizes, int, datetime, int, bool]) -> int | None:
+    sizes, seed, end, index, auth_users = task
     assert _worker is not None
     rows = tenant_rows(sizes, seed, index, end)
     try:
-        return len(rows.messages) if write_tenant(_worker, rows) else None
+        return len(rows.messages) if write_tenant(_worker, rows, auth_users) else None
     except psycopg.Error as e:  # travels back to the parent as a plain, picklable error
         raise SetupError(f"writing tenant {rows.tenant['slug']} failed: {e}") from None
+
+
+class Members(Protocol):
+    """Creates members' auth users elsewhere (the Auth admin API) before their rows are loaded."""
+
+    def check_members(self, heads: list[TenantRows]) -> None: ...
+
+    def create_members(self, rows: TenantRows) -> None: ...
 
 
 class PostgresTarget:
@@ -251,16 +278,26 @@ class PostgresTarget:
     planning rows in Python and loading them on the server run side by side; by default
     (None) as many as there are CPUs (up to 4), and only when each gets at least
     ``PER_WORKER`` messages. Ending the run (Ctrl-C) ends the workers; their open
-    transactions roll back.
+    transactions roll back. With ``members``, the auth users are created there first (so
+    they can sign in), and the load finds them in place.
     """
 
-    def __init__(self, conn: psycopg.Connection[Any], url: str, jobs: int | None = None) -> None:
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        url: str,
+        jobs: int | None = None,
+        members: Members | None = None,
+    ) -> None:
         self.conn = conn
         self.url = url
         self.jobs = jobs
+        self.members = members
 
     def check(self, heads: list[TenantRows]) -> None:
         check_target(self.conn)
+        if self.members:
+            self.members.check_members(heads)
         check_conflicts(self.conn, heads)
         self.conn.commit()
 
@@ -270,6 +307,10 @@ class PostgresTarget:
             return found.fetchone() is not None
 
     def write_tenants(self, seeding: Plan, indexes: list[int]) -> Iterator[int | None]:
+        auth_users = self.members is None  # else Supabase Auth writes them, and owns the table
+        if self.members:
+            for index in indexes:
+                self.members.create_members(seeding.heads[index])
         sizes = seeding.sizes
         per_tenant = sizes.users_per_tenant * sizes.conversations_per_user * sizes.messages_per_conversation
         if self.jobs is None:
@@ -277,9 +318,9 @@ class PostgresTarget:
         else:
             workers = min(self.jobs, len(indexes))
         if workers <= 1:
-            yield from one_by_one(lambda rows: write_tenant(self.conn, rows), seeding, indexes)
+            yield from one_by_one(lambda rows: write_tenant(self.conn, rows, auth_users), seeding, indexes)
             return
-        tasks = [(sizes, seeding.seed, seeding.end, i) for i in indexes]
+        tasks = [(sizes, seeding.seed, seeding.end, i, auth_users) for i in indexes]
         with multiprocessing.get_context("spawn").Pool(workers, _open_worker, (self.url,)) as pool:
             yield from pool.imap_unordered(_write_in_worker, tasks)
 
@@ -324,6 +365,7 @@ def seed_database(
     end: datetime,
     progress: Callable[[int, int], None] | None = None,
     jobs: int | None = None,
+    members: Members | None = None,
 ) -> tuple[Report, Plan]:
     """Seed ``url`` over a direct connection; returns the report and the plan."""
     seeding = plan(sizes, seed, end)
@@ -332,7 +374,7 @@ def seed_database(
     check_reachable(url)
     try:
         with psycopg.connect(url) as conn:
-            report = run(PostgresTarget(conn, url, jobs), seeding, progress)
+            report = run(PostgresTarget(conn, url, jobs, members), seeding, progress)
     except psycopg.Error as e:
         raise SetupError(
             f"seeding {redact(url)} failed; finished tenants stay, a re-run completes the rest: {e}"

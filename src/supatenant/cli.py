@@ -57,9 +57,6 @@ def _seed(args: argparse.Namespace) -> int:
     if bool(args.supabase_url) != bool(args.service_role_key):
         print("supatenant: --supabase-url and --service-role-key go together", file=sys.stderr)
         return 2
-    if args.supabase_url and args.database_url:
-        print("supatenant: give --database-url or --supabase-url, not both", file=sys.stderr)
-        return 2
     sizes = PRESETS[args.preset]
     given = {k: getattr(args, k) for k in _SIZE_FLAGS if getattr(args, k) is not None}
     sizes = dataclasses.replace(sizes, **given)
@@ -72,15 +69,19 @@ def _seed(args: argparse.Namespace) -> int:
     end = datetime.combine(args.end, time(), UTC) if args.end else today()
     report: Report
     try:
+        project = None
         if args.supabase_url:
             from seeds.api import ApiTarget, connect
+
+            project = ApiTarget(connect(args.supabase_url, args.service_role_key))
+        if project and not args.database_url:  # rows through PostgREST
             from seeds.load import run
 
             seeding = plan(sizes, args.seed, end)
-            report = run(ApiTarget(connect(args.supabase_url, args.service_role_key)), seeding, progress)
-        else:
+            report = run(project, seeding, progress)
+        else:  # rows through COPY; members through the Auth admin API when given a project
             url: str = args.database_url or embedded.start()
-            report, seeding = seed_database(url, sizes, args.seed, end, progress, args.jobs)
+            report, seeding = seed_database(url, sizes, args.seed, end, progress, args.jobs, project)
     except ValueError as e:
         print(f"supatenant: {e}", file=sys.stderr)
         return 2
@@ -160,7 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file is stale")
     gen.set_defaults(run=_gen)
     seed = sub.add_parser("seed", help="fill a database with realistic, deterministic test data")
-    seed.add_argument("--database-url", help="PostgreSQL URL (default: the embedded server)")
+    seed.add_argument(
+        "--database-url",
+        help="PostgreSQL URL (default: the embedded server); rows are loaded with COPY. With "
+        "--supabase-url too, members are created through the project's Auth admin API",
+    )
     seed.add_argument(
         "--supabase-url",
         help="a Supabase project's API URL: members are created through the Auth admin API and "

@@ -14,14 +14,26 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import httpx
 import psycopg
+import pytest
 from psycopg import sql
 
+from seeds.api import ApiTarget
 from seeds.load import seed_database
 from seeds.plan import ANCHOR
 from supatenant import database
 from tests.integration.test_seed import TABLES
-from tests.unit.test_seed_api import SIZES, Project, empty_project, seed
+from tests.unit.test_seed_api import (
+    SIZES,
+    Project,
+    client_for,
+    created_user,
+    empty_project,
+    seed,
+    user_json,
+)
+from tests.unit.test_supabase_wire import Sent
 
 # set to now() by the database when a row is written through it rather than loaded
 WRITTEN_AT = {"conversations": "updated_at", "usage_metrics": "updated_at"}
@@ -75,11 +87,20 @@ def rows(url: str) -> dict[str, list[dict[str, object]]]:
         return out
 
 
-def test_the_api_seed_writes_what_the_direct_seed_writes(fresh_database: Callable[[], str]) -> None:
-    direct, through_api = fresh_database(), fresh_database()
-    database.prepare(direct)
+@pytest.fixture
+def direct(fresh_database: Callable[[], str]) -> str:
+    """A database seeded over a direct connection: SIZES, seed 7, ending at ANCHOR."""
+    url = fresh_database()
+    database.prepare(url)
+    seed_database(url, SIZES, 7, ANCHOR)
+    return url
+
+
+def test_the_api_seed_writes_what_the_direct_seed_writes(
+    direct: str, fresh_database: Callable[[], str]
+) -> None:
+    through_api = fresh_database()
     database.prepare(through_api)
-    seed_database(direct, SIZES, 7, ANCHOR)
     project = empty_project()
     seed(project)
     with psycopg.connect(through_api) as conn:
@@ -88,3 +109,44 @@ def test_the_api_seed_writes_what_the_direct_seed_writes(fresh_database: Callabl
     for table in TABLES:
         assert got[table] == expected[table], table
     assert len(got["messages"]) == 8
+
+
+def test_members_through_the_auth_api_and_rows_through_copy(
+    direct: str, fresh_database: Callable[[], str]
+) -> None:
+    """``--database-url`` with ``--supabase-url``: members who can sign in, rows at COPY speed."""
+    url = fresh_database()
+    database.prepare(url)
+    project = empty_project()
+
+    def create_user(sent: Sent) -> httpx.Response:  # Supabase Auth writes the row, then answers
+        with psycopg.connect(url) as conn:
+            conn.execute(
+                "insert into auth.users (id, email) values (%s, %s)", (sent.body["id"], sent.body["email"])
+            )
+        return created_user(sent)
+
+    project.on("POST", "/auth/v1/admin/users", create_user)
+    report, seeding = seed_database(url, SIZES, 7, ANCHOR, members=ApiTarget(client_for(project)))
+    assert report.tenants_written == SIZES.tenants
+    members = [u for head in seeding.heads for u in head.auth_users]
+    assert {(s.method, s.path) for s in project.sent} == {
+        ("GET", "/auth/v1/admin/users"),
+        ("POST", "/auth/v1/admin/users"),
+    }  # nothing through PostgREST
+    assert [(b["id"], b["password"]) for b in project.bodies("/auth/v1/admin/users")] == [
+        (str(u["id"]), u["password"]) for u in members
+    ]
+    assert rows(url) == rows(direct)
+    with psycopg.connect(url) as conn:  # every member's auth_id is the user Supabase Auth made
+        orphans = conn.execute(
+            "select count(*) from public.users u where not exists (select from auth.users a where a.id = u.auth_id)"
+        )
+        assert orphans.fetchone() == (0,)
+    # again, with the members there: nothing is created and nothing written
+    again = empty_project()
+    listed = [user_json(str(u["id"]), u["email"]) for u in members]
+    again.on("GET", "/auth/v1/admin/users", {"users": listed, "aud": "authenticated"})
+    report, _ = seed_database(url, SIZES, 7, ANCHOR, members=ApiTarget(client_for(again)))
+    assert (report.tenants_written, report.tenants_present) == (0, SIZES.tenants)
+    assert again.writes() == []

@@ -111,12 +111,15 @@ def counts(sent: Sent, count: int) -> list[dict[str, Any]]:
     return [{"id": i, "message_count": count} for i in ids.removeprefix("in.(").removesuffix(")").split(",")]
 
 
+def client_for(project: Project) -> Client:
+    """A supabase-py client with the service role key whose HTTP goes to ``project``."""
+    transport = httpx.MockTransport(project.handle)
+    return Client(URL, KEY, SyncClientOptions(httpx_client=httpx.Client(transport=transport)))
+
+
 def seed(project: Project) -> tuple[Report, list[TenantRows]]:
-    client = Client(
-        URL, KEY, SyncClientOptions(httpx_client=httpx.Client(transport=httpx.MockTransport(project.handle)))
-    )
     seeding = plan(SIZES, 7, ANCHOR)
-    return run(ApiTarget(client), seeding), [seeding.tenant(i) for i in range(SIZES.tenants)]
+    return run(ApiTarget(client_for(project)), seeding), [seeding.tenant(i) for i in range(SIZES.tenants)]
 
 
 def jsonable(value: Any) -> Any:

@@ -36,11 +36,21 @@ def fresh_database(server_url: str) -> Iterator[Callable[[], str]]:
 
 
 @pytest.fixture(scope="session")
-def db_url(fresh_database: Callable[[], str]) -> str:
+def migrated_database(fresh_database: Callable[[], str]) -> Callable[[], str]:
+    """A factory of new databases migrated by the real ``supabase db push``."""
+
+    def make() -> str:
+        url = fresh_database()
+        database.prepare(url)
+        return url
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def db_url(migrated_database: Callable[[], str]) -> str:
     """A database migrated by the real ``supabase db push``."""
-    url = fresh_database()
-    database.prepare(url)
-    return url
+    return migrated_database()
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import pytest
 
 from seeds.load import seed_database
 from seeds.plan import ANCHOR, Sizes, TenantRows, key
-from supatenant import Store, database
+from supatenant import Store
 from supatenant.errors import Conflict, DatabaseUnreachable, SetupError
 
 SIZES = Sizes(
@@ -41,16 +41,14 @@ def _counts(url: str) -> dict[str, int]:
 
 
 @pytest.fixture
-def seeded(fresh_database: Callable[[], str]) -> str:
-    url = fresh_database()
-    database.prepare(url)
+def seeded(migrated_database: Callable[[], str]) -> str:
+    url = migrated_database()
     seed_database(url, SIZES, 42, ANCHOR)
     return url
 
 
-def test_the_same_seed_gives_the_same_rows(seeded: str, fresh_database: Callable[[], str]) -> None:
-    other = fresh_database()
-    database.prepare(other)
+def test_the_same_seed_gives_the_same_rows(seeded: str, migrated_database: Callable[[], str]) -> None:
+    other = migrated_database()
     seed_database(other, SIZES, 42, ANCHOR)
     a, b = _dump(seeded), _dump(other)
     for table in TABLES:
@@ -58,9 +56,8 @@ def test_the_same_seed_gives_the_same_rows(seeded: str, fresh_database: Callable
     assert len(a["messages"]) == 3 * 4 * 2 * 6
 
 
-def test_a_different_seed_gives_different_rows(fresh_database: Callable[[], str]) -> None:
-    url = fresh_database()
-    database.prepare(url)
+def test_a_different_seed_gives_different_rows(migrated_database: Callable[[], str]) -> None:
+    url = migrated_database()
     seed_database(url, SIZES, 1, ANCHOR)
     seed_database(url, SIZES, 2, ANCHOR)
     assert _counts(url)["tenants"] == 6
@@ -179,10 +176,9 @@ def _seed_command(url: str, jobs: str) -> list[str]:
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_ctrl_c_mid_tenant_leaves_finished_tenants_whole_and_a_rerun_completes(
-    jobs: str, seeded: str, fresh_database: Callable[[], str]
+    jobs: str, seeded: str, migrated_database: Callable[[], str]
 ) -> None:
-    url = fresh_database()
-    database.prepare(url)
+    url = migrated_database()
     last = key(42, "auth", SIZES.tenants - 1, 0)  # the last tenant's first member
     with psycopg.connect(url) as blocker:
         # an uncommitted row with that auth id: the seed waits on it inside the last tenant's
@@ -229,10 +225,9 @@ def test_ctrl_c_mid_tenant_leaves_finished_tenants_whole_and_a_rerun_completes(
 
 
 def test_worker_processes_write_the_same_rows_as_one_process(
-    seeded: str, fresh_database: Callable[[], str]
+    seeded: str, migrated_database: Callable[[], str]
 ) -> None:
-    url = fresh_database()
-    database.prepare(url)
+    url = migrated_database()
     report, _ = seed_database(url, SIZES, 42, ANCHOR, jobs=2)
     assert (report.tenants_written, report.messages_written) == (SIZES.tenants, 3 * 4 * 2 * 6)
     assert _dump(url) == _dump(seeded)
@@ -243,10 +238,9 @@ def _tenant_of(table: str, row: tuple[Any, ...]) -> Any:
 
 
 def test_a_conflicting_row_stops_the_seed_before_anything_is_written(
-    fresh_database: Callable[[], str],
+    migrated_database: Callable[[], str],
 ) -> None:
-    url = fresh_database()
-    database.prepare(url)
+    url = migrated_database()
     with psycopg.connect(url) as conn:
         conn.execute("insert into public.tenants (name, slug) values ('Theirs', 'seed42-1')")
     with pytest.raises(Conflict, match="seed42-1"):
@@ -273,16 +267,14 @@ def test_anchor_is_fixed() -> None:
 
 
 def test_committed_seed_sql_is_current_and_loads_the_same_rows_as_the_seed(
-    fresh_database: Callable[[], str],
+    migrated_database: Callable[[], str],
 ) -> None:
     from seeds import sql as seed_sql
     from seeds.plan import PRESETS
     from supatenant.project import supabase_dir
 
     assert seed_sql.main(["--check"]) == 0, "run `python -m seeds.sql` and commit"
-    from_file, from_seed = fresh_database(), fresh_database()
-    for url in (from_file, from_seed):
-        database.prepare(url)
+    from_file, from_seed = migrated_database(), migrated_database()
     with psycopg.connect(from_file, autocommit=True) as conn:
         conn.execute((supabase_dir() / "seed.sql").read_text())  # trusted project file
     seed_database(from_seed, PRESETS["tiny"], 1, ANCHOR)

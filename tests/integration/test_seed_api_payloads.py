@@ -22,7 +22,6 @@ from psycopg import sql
 from seeds.api import ApiTarget
 from seeds.load import seed_database
 from seeds.plan import ANCHOR
-from supatenant import database
 from tests.integration.test_seed import TABLES
 from tests.unit.test_seed_api import (
     SIZES,
@@ -88,19 +87,17 @@ def rows(url: str) -> dict[str, list[dict[str, object]]]:
 
 
 @pytest.fixture
-def direct(fresh_database: Callable[[], str]) -> str:
+def direct(migrated_database: Callable[[], str]) -> str:
     """A database seeded over a direct connection: SIZES, seed 7, ending at ANCHOR."""
-    url = fresh_database()
-    database.prepare(url)
+    url = migrated_database()
     seed_database(url, SIZES, 7, ANCHOR)
     return url
 
 
 def test_the_api_seed_writes_what_the_direct_seed_writes(
-    direct: str, fresh_database: Callable[[], str]
+    direct: str, migrated_database: Callable[[], str]
 ) -> None:
-    through_api = fresh_database()
-    database.prepare(through_api)
+    through_api = migrated_database()
     project = empty_project()
     seed(project)
     with psycopg.connect(through_api) as conn:
@@ -112,11 +109,10 @@ def test_the_api_seed_writes_what_the_direct_seed_writes(
 
 
 def test_members_through_the_auth_api_and_rows_through_copy(
-    direct: str, fresh_database: Callable[[], str]
+    direct: str, migrated_database: Callable[[], str]
 ) -> None:
     """``--database-url`` with ``--supabase-url``: members who can sign in, rows at COPY speed."""
-    url = fresh_database()
-    database.prepare(url)
+    url = migrated_database()
     project = empty_project()
 
     def create_user(sent: Sent) -> httpx.Response:  # Supabase Auth writes the row, then answers

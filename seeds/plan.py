@@ -144,7 +144,7 @@ class TenantRows:
     messages: list[dict[str, Any]] = field(default_factory=list)
     feedback: list[dict[str, Any]] = field(default_factory=list)
     usage: list[dict[str, Any]] = field(default_factory=list)
-    credentials: list[dict[str, str]] = field(default_factory=list)
+    credentials: list[dict[str, Any]] = field(default_factory=list)
 
 
 def key(seed: int, *parts: object) -> UUID:
@@ -232,7 +232,7 @@ def members(sizes: Sizes, seed: int, index: int, end: datetime) -> TenantRows:
                 "tenant_id": str(tenant_id),
                 "tenant_slug": slug,
                 "role": role,
-                "active": str(active and active_tenant).lower(),
+                "active": active and active_tenant,
             }
         )
     return rows

@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from supatenant import database, embedded
 from supatenant.errors import SupatenantError
@@ -101,7 +102,7 @@ def _seed(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_members(credentials: list[dict[str, str]], path: str | None, can_sign_in: bool) -> None:
+def _print_members(credentials: list[dict[str, Any]], path: str | None, can_sign_in: bool) -> None:
     """Members with their passwords where they can sign in (seeded through the Auth API)."""
     import json
 
@@ -116,8 +117,12 @@ def _print_members(credentials: list[dict[str, str]], path: str | None, can_sign
         print(f"{len(credentials)} members: pass --credentials FILE to have them all")
         return
     for c in credentials:
-        secret = f"password {c['password']:<22}" if can_sign_in else ""
-        print(f"{c['email']:<44} {c['role']:<6} tenant {c['tenant_slug']:<12} auth {c['auth_id']} {secret}")
+        line = f"{c['email']:<44} {c['role']:<6} tenant {c['tenant_slug']:<12} auth {c['auth_id']}"
+        print(
+            line
+            + (f"  password {c['password']}" if can_sign_in else "")
+            + ("" if c["active"] else "  (inactive)")
+        )
     if not can_sign_in:
         print("(no passwords: act as a member by auth id, e.g. Store.connect(url, auth_user_id=...))")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -135,10 +137,10 @@ def test_auth_users_are_rows_supabase_auth_can_read(seeded: str) -> None:
     assert set(rows) == {("", "", "", "", "authenticated", "authenticated", True, "email", uuid.UUID(int=0))}
 
 
-def check_member_view(store: Store, cred: dict[str, str], rows: TenantRows) -> None:
+def check_member_view(store: Store, cred: dict[str, Any], rows: TenantRows) -> None:
     """What the access matrix lets a seeded member see: their tenant only; all its
     conversations for owners and admins, their own for members; nothing when inactive."""
-    if cred["active"] != "true":
+    if not cred["active"]:
         assert store.tenants.list() == []
         return
     assert [t.id for t in store.tenants.list()] == [rows.tenant["id"]]
@@ -279,3 +281,27 @@ def test_committed_seed_sql_is_current_and_loads_the_same_rows_as_the_seed(
         conn.execute((supabase_dir() / "seed.sql").read_text())  # trusted project file
     seed_database(from_seed, PRESETS["tiny"], 1, ANCHOR)
     assert _dump(from_file) == _dump(from_seed)
+
+
+def test_the_command_lists_members_without_passwords_over_a_direct_connection(
+    migrated_database: Callable[[], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from seeds.load import plan
+    from seeds.plan import PRESETS
+    from supatenant import cli
+
+    url = migrated_database()
+    flags = ["seed", "--database-url", url, "--preset", "tiny", "--end", "2026-01-01"]
+    assert cli.main(flags) == 0
+    out = capsys.readouterr().out
+    heads = plan(PRESETS["tiny"], 1, ANCHOR).heads
+    members = [c for head in heads for c in head.credentials]
+    assert out.startswith(f"seeded {len(heads)} tenants (0 already there)")
+    for c in members:
+        assert f"auth {c['auth_id']}" in out
+        assert c["password"] not in out  # no password works over a direct connection
+    written = tmp_path / "members.json"
+    assert cli.main([*flags, "--credentials", str(written)]) == 0
+    assert json.loads(written.read_text()) == [
+        {k: v for k, v in c.items() if k != "password"} for c in members
+    ]

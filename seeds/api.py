@@ -52,10 +52,13 @@ def _chunks(rows: list[T], size: int) -> Iterator[list[T]]:
 
 
 def connect(url: str, service_role_key: str) -> Client:
+    """A client for ``url`` on an HTTP client of its own: bulk writes get a minute each."""
     from supabase import SupabaseException, create_client
+    from supabase.lib.client_options import SyncClientOptions
 
+    http = httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0))
     try:
-        return create_client(url, service_role_key)
+        return create_client(url, service_role_key, SyncClientOptions(httpx_client=http))
     except SupabaseException as e:
         raise SetupError(f"cannot use {url!r} as a Supabase project: {e.message}") from e
 

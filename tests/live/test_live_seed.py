@@ -2,7 +2,9 @@
 in with their printed passwords and see exactly their tenant.
 
 Opt-in, like the rest of ``tests/live``: set ``SUPABASE_URL``, ``SUPABASE_ANON_KEY`` and
-``SUPABASE_SERVICE_ROLE_KEY``. Each run uses a fresh seed number and removes what it wrote.
+``SUPABASE_SERVICE_ROLE_KEY``; with ``SUPABASE_DB_URL`` too (the stack's database, e.g.
+from ``supabase status``), the rows also go in over that connection with COPY. Each run
+uses a fresh seed number and removes what it wrote.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from seeds.api import ApiTarget, connect
-from seeds.load import Plan, plan, run
+from seeds.load import Plan, plan, run, seed_database
 from seeds.plan import ANCHOR
 from supatenant import Store
 from tests.integration.test_seed import SIZES, check_member_view
@@ -26,11 +28,18 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def seeded() -> Iterator[Plan]:
+@pytest.fixture(params=["rows through PostgREST", "rows through COPY"])
+def seeded(request: pytest.FixtureRequest) -> Iterator[Plan]:
     seeding = plan(SIZES, random.randrange(10**6, 10**9), ANCHOR)
     client = connect(os.environ["SUPABASE_URL"], os.environ["SUPABASE_SERVICE_ROLE_KEY"])
-    report = run(ApiTarget(client), seeding)
+    if request.param == "rows through PostgREST":
+        report = run(ApiTarget(client), seeding)
+    elif os.environ.get("SUPABASE_DB_URL"):
+        report, _ = seed_database(
+            os.environ["SUPABASE_DB_URL"], SIZES, seeding.seed, ANCHOR, members=ApiTarget(client)
+        )
+    else:
+        pytest.skip("set SUPABASE_DB_URL to load the rows over the stack's database connection")
     assert report.tenants_written == SIZES.tenants
     yield seeding
     client.table("tenants").delete().in_("id", [str(h.tenant["id"]) for h in seeding.heads]).execute()

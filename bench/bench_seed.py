@@ -21,7 +21,7 @@ import time
 
 import psycopg
 
-from seeds.load import default_jobs, seed_database, write_tenant
+from seeds.load import Layout, default_jobs, seed_database, write_tenant
 from seeds.plan import ANCHOR, PRESETS, tenant_rows
 from supatenant import database, embedded
 
@@ -42,9 +42,10 @@ def main() -> None:
         planned = time.perf_counter() - start
         messages = sum(len(p.messages) for p in plans)
         with psycopg.connect(url) as conn:
+            layout = Layout.read(conn)
             start = time.perf_counter()
             for plan in plans:
-                write_tenant(conn, plan)
+                write_tenant(conn, layout, plan)
             written = time.perf_counter() - start
         start = time.perf_counter()
         seed_database(parallel_url, sizes, 1, ANCHOR, jobs=default_jobs())

@@ -43,7 +43,7 @@ def _json(value: Any) -> Any:
 
 
 def _rows(table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{c: _json(row[c]) for c in COLUMNS.get(table, tuple(row))} for row in rows]
+    return [{c: _json(row[c]) for c in COLUMNS[table]} for row in rows]
 
 
 def _chunks(rows: list[T], size: int) -> Iterator[list[T]]:
@@ -120,9 +120,9 @@ class ApiTarget:
                 return found
             page += 1
 
-    def complete(self, head: TenantRows) -> bool:
-        """The tenant is there and so is its usage, which is written last."""
-        return self._complete(head, usage_planned=True)
+    def complete(self, heads: list[TenantRows]) -> set[int]:
+        """The tenants that are there with their usage, which is written last."""
+        return {n for n, head in enumerate(heads) if self._complete(head, usage_planned=True)}
 
     def _complete(self, rows: TenantRows, usage_planned: bool) -> bool:
         tenant_id = str(rows.tenant["id"])

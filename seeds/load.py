@@ -21,6 +21,7 @@ from supatenant.database import check_reachable, redact
 from supatenant.errors import Conflict, SetupError
 
 COLUMNS = {
+    "tenants": ("id", "name", "slug", "plan", "is_active", "settings", "created_at", "updated_at"),
     "users": (
         "id", "tenant_id", "auth_id", "email", "display_name", "role", "is_active",
         "created_at", "updated_at",
@@ -73,8 +74,9 @@ def auth_rows(rows: TenantRows) -> list[dict[str, Any]]:
     ]
 
 
-def _auth_value(value: Any) -> Any:
-    return Jsonb(value) if isinstance(value, dict) else value
+def adapt(value: Any) -> Any:
+    """A planned value as a query parameter: dicts and lists are jsonb."""
+    return Jsonb(value) if isinstance(value, dict | list) else value
 
 
 @dataclass
@@ -85,21 +87,42 @@ class Report:
     seconds: float = 0.0
 
 
-def _copy(cur: psycopg.Cursor[Any], table: str, rows: Sequence[dict[str, Any]]) -> None:
+@dataclass(frozen=True)
+class Layout:
+    """What the target's catalog says, read once per connection: each table's column types
+    for binary COPY, and the ``auth.users`` columns to write (a database set up by an older
+    supatenant has fewer; none when Supabase Auth creates the members itself)."""
+
+    types: dict[str, list[int]]
+    auth_columns: tuple[str, ...]
+
+    @classmethod
+    def read(cls, conn: psycopg.Connection[Any], auth_users: bool = True) -> Layout:
+        tables = [f"public.{table}" for table in COLUMNS] + ["auth.users"]
+        found = conn.execute(
+            "select n.nspname || '.' || c.relname, a.attname, a.atttypid::int"
+            " from pg_attribute a join pg_class c on c.oid = a.attrelid"
+            " join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname || '.' || c.relname = any(%s) and a.attnum > 0 and not a.attisdropped",
+            (tables,),
+        ).fetchall()
+        oids = {(table, column): oid for table, column, oid in found}
+        return cls(
+            {table: [oids[(f"public.{table}", c)] for c in columns] for table, columns in COLUMNS.items()},
+            tuple(c for c in AUTH_COLUMNS if ("auth.users", c) in oids) if auth_users else (),
+        )
+
+
+def _copy(cur: psycopg.Cursor[Any], layout: Layout, table: str, rows: Sequence[dict[str, Any]]) -> None:
     """Binary COPY: the server parses no text, which is most of its work on these rows."""
     if not rows:
         return
     columns = COLUMNS[table]
-    found = cur.execute(
-        "select attname, atttypid::int from pg_attribute where attrelid = %s::regclass and attnum > 0",
-        (f"public.{table}",),
-    )
-    oids = dict(found.fetchall())
     statement = sql.SQL("copy {} ({}) from stdin (format binary)").format(
         sql.Identifier("public", table), sql.SQL(", ").join(map(sql.Identifier, columns))
     )
     with cur.copy(statement) as copy:
-        copy.set_types([oids[c] for c in columns])
+        copy.set_types(layout.types[table])
         write = copy.write_row
         for row in rows:
             write([row[c] for c in columns])
@@ -147,53 +170,26 @@ def check_conflicts(conn: psycopg.Connection[Any], heads: list[TenantRows]) -> N
     )
 
 
-def _insert_auth_users(cur: psycopg.Cursor[Any], rows: TenantRows) -> None:
-    # the columns this auth.users has (a database set up by an older supatenant has fewer)
-    found = cur.execute(
-        "select attname from pg_attribute where attrelid = 'auth.users'::regclass and attnum > 0"
-    )
-    have = {name for (name,) in found.fetchall()}
-    columns = [c for c in AUTH_COLUMNS if c in have]
-    cur.executemany(
-        sql.SQL("insert into auth.users ({}) values ({}) on conflict (id) do nothing").format(
-            sql.SQL(", ").join(map(sql.Identifier, columns)),
-            sql.SQL(", ").join(sql.Placeholder() * len(columns)),
-        ),
-        [[_auth_value(a[c]) for c in columns] for a in auth_rows(rows)],
-    )
-
-
-def write_tenant(conn: psycopg.Connection[Any], rows: TenantRows, auth_users: bool = True) -> bool:
-    """Write one tenant and everything in it in one transaction; False when it is already there.
-
-    ``auth_users=False`` when Supabase Auth has created the members' auth users already."""
+def write_tenant(conn: psycopg.Connection[Any], layout: Layout, rows: TenantRows) -> bool:
+    """Write one tenant and everything in it in one transaction; False when it is already there."""
     with conn.transaction(), conn.cursor() as cur:
         if cur.execute("select 1 from public.tenants where id = %s", (rows.tenant["id"],)).fetchone():
             return False
         # the rows carry the counters the triggers would keep; skip the triggers for speed
         cur.execute("set local session_replication_role = replica")
-        t = rows.tenant
-        cur.execute(
-            "insert into public.tenants (id, name, slug, plan, is_active, settings, created_at, updated_at)"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                t["id"],
-                t["name"],
-                t["slug"],
-                t["plan"],
-                t["is_active"],
-                Jsonb(t["settings"]),
-                t["created_at"],
-                t["updated_at"],
-            ),
-        )
-        if auth_users:
-            _insert_auth_users(cur, rows)
-        _copy(cur, "users", rows.users)
-        _copy(cur, "conversations", rows.conversations)
-        _copy(cur, "messages", rows.messages)
-        _copy(cur, "feedback", rows.feedback)
-        _copy(cur, "usage_metrics", rows.usage)
+        _copy(cur, layout, "tenants", [rows.tenant])
+        if layout.auth_columns:
+            columns = layout.auth_columns
+            cur.executemany(
+                sql.SQL("insert into auth.users ({}) values ({}) on conflict (id) do nothing").format(
+                    sql.SQL(", ").join(map(sql.Identifier, columns)),
+                    sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+                ),
+                [[adapt(a[c]) for c in columns] for a in auth_rows(rows)],
+            )
+        for table in ("users", "conversations", "messages", "feedback"):
+            _copy(cur, layout, table, getattr(rows, table))
+        _copy(cur, layout, "usage_metrics", rows.usage)
     return True
 
 
@@ -224,8 +220,8 @@ class Target(Protocol):
     def check(self, heads: list[TenantRows]) -> None:
         """Refuse before anything is written: no schema, or a row the seed needs held by another."""
 
-    def complete(self, head: TenantRows) -> bool:
-        """Whether the tenant is already there in full (a cheap look before planning its rows)."""
+    def complete(self, heads: list[TenantRows]) -> set[int]:
+        """The positions of the tenants already there in full (a cheap look before planning rows)."""
 
     def write_tenants(self, seeding: Plan, indexes: list[int]) -> Iterator[int | None]:
         """Write these tenants; for each, as it finishes, the messages written, or None when
@@ -243,22 +239,22 @@ def one_by_one(
         yield len(rows.messages) if write_tenant(rows) else None
 
 
-# one worker process's connection, opened by _open_worker
-_worker: psycopg.Connection[Any] | None = None
+# one worker process's connection and the layout it was given, set by _open_worker
+_worker: tuple[psycopg.Connection[Any], Layout] | None = None
 
 
-def _open_worker(url: str) -> None:
+def _open_worker(url: str, layout: Layout) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the pool
-    _worker = psycopg.connect(url)
+    _worker = (psycopg.connect(url), layout)
 
 
-def _write_in_worker(task: tuple[Sizes, int, datetime, int, bool]) -> int | None:
-    sizes, seed, end, index, auth_users = task
+def _write_in_worker(task: tuple[Sizes, int, datetime, int]) -> int | None:
+    sizes, seed, end, index = task
     assert _worker is not None
     rows = tenant_rows(sizes, seed, index, end)
     try:
-        return len(rows.messages) if write_tenant(_worker, rows, auth_users) else None
+        return len(rows.messages) if write_tenant(*_worker, rows) else None
     except psycopg.Error as e:  # travels back to the parent as a plain, picklable error
         raise SetupError(f"writing tenant {rows.tenant['slug']} failed: {e}") from None
 
@@ -293,21 +289,26 @@ class PostgresTarget:
         self.url = url
         self.jobs = jobs
         self.members = members
+        self.layout = Layout({}, ())  # read by check()
 
     def check(self, heads: list[TenantRows]) -> None:
         check_target(self.conn)
         if self.members:
             self.members.check_members(heads)
         check_conflicts(self.conn, heads)
+        # with members, Supabase Auth writes their auth.users rows: that table is its own
+        self.layout = Layout.read(self.conn, auth_users=self.members is None)
         self.conn.commit()
 
-    def complete(self, head: TenantRows) -> bool:
-        with self.conn.transaction():  # a tenant is written in one transaction: there means whole
-            found = self.conn.execute("select 1 from public.tenants where id = %s", (head.tenant["id"],))
-            return found.fetchone() is not None
+    def complete(self, heads: list[TenantRows]) -> set[int]:
+        # a tenant is written in one transaction: there means whole
+        ids = [h.tenant["id"] for h in heads]
+        with self.conn.transaction():
+            found = self.conn.execute("select id from public.tenants where id = any(%s)", (ids,)).fetchall()
+        there = {tenant_id for (tenant_id,) in found}
+        return {n for n, tenant_id in enumerate(ids) if tenant_id in there}
 
     def write_tenants(self, seeding: Plan, indexes: list[int]) -> Iterator[int | None]:
-        auth_users = self.members is None  # else Supabase Auth writes them, and owns the table
         if self.members:
             for index in indexes:
                 self.members.create_members(seeding.heads[index])
@@ -318,10 +319,11 @@ class PostgresTarget:
         else:
             workers = min(self.jobs, len(indexes))
         if workers <= 1:
-            yield from one_by_one(lambda rows: write_tenant(self.conn, rows, auth_users), seeding, indexes)
+            yield from one_by_one(lambda rows: write_tenant(self.conn, self.layout, rows), seeding, indexes)
             return
-        tasks = [(sizes, seeding.seed, seeding.end, i, auth_users) for i in indexes]
-        with multiprocessing.get_context("spawn").Pool(workers, _open_worker, (self.url,)) as pool:
+        tasks = [(sizes, seeding.seed, seeding.end, i) for i in indexes]
+        spawn = multiprocessing.get_context("spawn")
+        with spawn.Pool(workers, _open_worker, (self.url, self.layout)) as pool:
             yield from pool.imap_unordered(_write_in_worker, tasks)
 
     def finish(self) -> None:
@@ -343,7 +345,8 @@ def run(target: Target, seeding: Plan, progress: Callable[[int, int], None] | No
     started = time.perf_counter()
     total = len(seeding.heads)
     target.check(seeding.heads)
-    todo = [i for i, head in enumerate(seeding.heads) if not target.complete(head)]
+    done = target.complete(seeding.heads)
+    todo = [i for i in range(total) if i not in done]
     report.tenants_present = total - len(todo)
     for written in target.write_tenants(seeding, todo):
         if written is None:

@@ -13,9 +13,8 @@ import sys
 from typing import Any
 
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
-from seeds.load import AUTH_COLUMNS, COLUMNS, auth_rows
+from seeds.load import AUTH_COLUMNS, COLUMNS, adapt, auth_rows
 from seeds.plan import ANCHOR, PRESETS, tenant_rows
 from supatenant.project import supabase_dir
 
@@ -27,7 +26,7 @@ HEADER = """\
 
 
 def _literal(value: Any) -> str:
-    return sql.Literal(Jsonb(value) if isinstance(value, dict | list) else value).as_string(None)
+    return sql.Literal(adapt(value)).as_string(None)
 
 
 def _inserts(table: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> list[str]:
@@ -47,7 +46,7 @@ def render() -> str:
         rows = tenant_rows(PRESETS["tiny"], 1, index, ANCHOR)
         t = rows.tenant
         lines.append(f"\n-- tenant {t['slug']}")
-        lines += _inserts("public.tenants", tuple(t), [t])
+        lines += _inserts("public.tenants", COLUMNS["tenants"], [t])
         auth = auth_rows(rows)
         lines += _inserts("auth.users", AUTH_COLUMNS, auth)
         for table in ("users", "conversations", "messages", "feedback", "usage_metrics"):

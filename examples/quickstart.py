@@ -34,16 +34,12 @@ def main(dsn: str) -> None:
     people: list[uuid.UUID] = []
     with Store.connect(dsn, service_role=True) as service:
         try:
-            # back office, as the service role: two tenants, each with an owner and a member
+            # back office, as the service role: two tenants, each with an owner
             acme = service.tenants.create("Acme Support", f"acme-{run}", plan="pro")
             globex = service.tenants.create("Globex Help", f"globex-{run}")
             tenants += [acme.id, globex.id]
             members = {}
-            roles: list[tuple[Tenant, str, Role]] = [
-                (acme, "ada", "owner"),
-                (acme, "bob", "member"),
-                (globex, "gus", "owner"),
-            ]
+            roles: list[tuple[Tenant, str, Role]] = [(acme, "ada", "owner"), (globex, "gus", "owner")]
             for tenant, name, role in roles:
                 email = f"{name}.{run}@example.test"
                 auth_id = sign_up(dsn, email)
@@ -54,11 +50,21 @@ def main(dsn: str) -> None:
                 )
                 print(f"member   {email:<28} {role:<6} in {tenant.name}")
 
+            # Acme's owner invites Bob; Bob signs up and accepts the invitation as himself
+            ada = service.as_user(members["ada"][0])
+            bob_email = f"bob.{run}@example.test"
+            invitation = ada.members.invite(bob_email, role="member")
+            people.append(bob_auth := sign_up(dsn, bob_email))
+            bob_member = service.as_user(bob_auth).accept_invitation(invitation.token or "")
+            members["bob"] = (bob_auth, bob_member)
+            print(f"member   {bob_email:<28} {bob_member.role:<6} in {acme.name} (accepted an invitation)")
+
             # the app, per request: a store acting as the signed-in user (RLS decides)
-            bob = service.as_user(members["bob"][0])
+            bob = service.as_user(bob_auth)
             conv = bob.conversations.create("Refund question")
             bob.messages.append(conv.id, role="user", content="Can I get a refund for order 1042?")
-            answer = bob.messages.append(
+            # assistant turns come from the app's back end, for the member whose thread it is
+            answer = service.for_member(acme.id, bob_member.id).messages.append(
                 conv.id,
                 role="assistant",
                 content="Yes: refunds for order 1042 reach your card within 5 days.",
@@ -85,7 +91,7 @@ def main(dsn: str) -> None:
                     )
             service.usage.refresh_summaries()
 
-            ada = service.as_user(members["ada"][0])  # Acme's owner sees the whole tenant
+            # Acme's owner sees the whole tenant
             for row in ada.usage.today():
                 print(
                     f"today    {row.request_count} requests, {row.total_tokens} tokens, ${row.cost_usd} (bob)"

@@ -1,6 +1,7 @@
 """Seed a Supabase project through its APIs, with the service role key.
 
-Members are created through the Auth admin API with their planned id and password, so they
+Members are created through the Auth admin API with their planned id and a password from
+:class:`Passwords` (random, or derived from a secret; never from the public seed), so they
 can sign in; rows go through PostgREST. PostgREST runs each request in its own transaction,
 so a tenant is not one transaction here. Instead every write can be repeated: rows are sent
 with ``resolution=ignore-duplicates``; a conversation's messages travel in one request and
@@ -10,6 +11,9 @@ are sent only while the conversation has none; a tenant's usage is one call of
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -32,6 +36,47 @@ PAGE = 1000  # auth users per page when listing
 MISSING_TABLE = {"PGRST205", "42P01"}
 
 T = TypeVar("T")
+
+SECRET_ENV = "SUPATENANT_SEED_PASSWORD_SECRET"
+MIN_SECRET = 16  # characters
+
+
+class Passwords:
+    """The passwords of members created through the Auth admin API. They are not part of the
+    plan: the seed number is public, so anything derived from it alone is too.
+
+    With ``secret``, each password is an HMAC-SHA256 of the member's email keyed with it: the
+    same on every run with the same secret, and nothing to anyone without it. Without, each is
+    random (``secrets``), known only to the run that created the member (``issued``).
+    """
+
+    def __init__(self, secret: str | None = None) -> None:
+        if secret is not None and len(secret) < MIN_SECRET:
+            raise ValueError(
+                f"a password secret needs at least {MIN_SECRET} characters (e.g. `openssl rand -hex 32`)"
+            )
+        self._key = secret.encode() if secret else None
+        self.issued: dict[str, str] = {}  # email -> password of each member created by this run
+
+    @property
+    def derived(self) -> bool:
+        """Whether the passwords come from a secret (and so are the same on every run)."""
+        return self._key is not None
+
+    def issue(self, email: str) -> str:
+        """The password for a member created now."""
+        password = self._derive(email) if self._key else "Seed-" + secrets.token_hex(16)
+        self.issued[email] = password
+        return password
+
+    def known(self, email: str) -> str | None:
+        """A member's password, if this run knows it: derived from the secret, or issued now."""
+        return self._derive(email) if self._key else self.issued.get(email)
+
+    def _derive(self, email: str) -> str:
+        assert self._key is not None
+        digest = hmac.new(self._key, f"supatenant-seed-password:{email}".encode(), hashlib.sha256)
+        return "Seed-" + digest.hexdigest()[:32]
 
 
 def _json(value: Any) -> Any:
@@ -66,9 +111,10 @@ def connect(url: str, service_role_key: str) -> Client:
 class ApiTarget:
     """A Supabase project reached with its URL and service role key."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, passwords: Passwords | None = None) -> None:
         self.client = client
         self.rest = client.postgrest
+        self.passwords = passwords or Passwords()
         self.auth_ids: dict[str, str] = {}  # email -> id of the project's auth users
 
     @contextmanager
@@ -146,7 +192,7 @@ class ApiTarget:
             attributes: AdminUserAttributes = {
                 "id": str(user["id"]),
                 "email": user["email"],
-                "password": user["password"],
+                "password": self.passwords.issue(user["email"]),
                 "email_confirm": True,
                 "user_metadata": {"seeded": True},
             }

@@ -53,6 +53,38 @@ isOneToOne: false
       referencedColumns: ["tenant_id","id"]
     }
                   ]
+                },"invitations": {
+                  Row: {
+                    "accepted_at": string | null,"created_at": string,"email": string,"expires_at": string,"id": string,"invited_by": string | null,"member_id": string | null,"role": string,"tenant_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "accepted_at"?: string | null,"created_at"?: string,"email": string,"expires_at": string,"id"?: string,"invited_by"?: string | null,"member_id"?: string | null,"role"?: string,"tenant_id": string
+                  }
+                  Update: {
+                    "accepted_at"?: string | null,"created_at"?: string,"email"?: string,"expires_at"?: string,"id"?: string,"invited_by"?: string | null,"member_id"?: string | null,"role"?: string,"tenant_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "invitations_tenant_id_fkey"
+      columns: ["tenant_id"]
+isOneToOne: false
+      referencedRelation: "tenants"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "invitations_tenant_id_invited_by_fkey"
+      columns: ["tenant_id","invited_by"]
+isOneToOne: false
+      referencedRelation: "users"
+      referencedColumns: ["tenant_id","id"]
+    },{
+      foreignKeyName: "invitations_tenant_id_member_id_fkey"
+      columns: ["tenant_id","member_id"]
+isOneToOne: false
+      referencedRelation: "users"
+      referencedColumns: ["tenant_id","id"]
+    }
+                  ]
                 },"messages": {
                   Row: {
                     "content": string,"conversation_id": string,"created_at": string,"id": string,"latency_ms": number | null,"metadata": NonNullable<Json>,"model": string | null,"role": string,"tenant_id": string,"token_count": number | null,"tool_calls": Json | null,"user_id": string
@@ -159,7 +191,25 @@ isOneToOne: false
                 }
           }
           Functions: {
-            "archive_stale_conversations":
+            "accept_invitation":
+{ Args: { "p_token": string }; Returns: {
+              "auth_id": string | null,
+"created_at": string,
+"display_name": string | null,
+"email": string,
+"id": string,
+"is_active": boolean,
+"role": string,
+"tenant_id": string,
+"updated_at": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "users"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"archive_stale_conversations":
 { Args: { "older_than": string }; Returns: number
                            },
 "increment_usage":
@@ -183,19 +233,68 @@ isOneToOne: false
 "increment_usage_batch":
 { Args: { "p_increments": Json }; Returns: number
                            },
+"invite_member":
+{ Args: { "p_email": string,"p_role"?: string,"p_tenant_id": string,"p_valid_for"?: string }; Returns: {
+              "expires_at": string,"invitation_id": string,"token": string
+            }[]
+                           },
 "message_feedback_summary":
-{ Args: { "p_conversation_id"?: string }; Returns: {
+{ Args: { "p_conversation_id"?: string,"p_tenant_id"?: string }; Returns: {
               "conversation_id": string,"conversation_user_id": string,"last_feedback_at": string,"message_id": string,"negative_count": number,"positive_count": number,"score": number,"tenant_id": string,"total_count": number
             }[]
                            },
 "monthly_usage_summary":
-{ Args: { "p_from"?: string,"p_to"?: string }; Returns: {
+{ Args: { "p_from"?: string,"p_tenant_id"?: string,"p_to"?: string }; Returns: {
               "active_days": number,"completion_tokens": number,"cost_usd": number,"month": string,"prompt_tokens": number,"request_count": number,"tenant_id": string,"total_tokens": number,"user_id": string
+            }[]
+                           },
+"my_memberships":
+{ Args: Record<PropertyKey, never>; Returns: {
+              "member_id": string,"role": string,"tenant_id": string,"tenant_name": string,"tenant_slug": string
             }[]
                            },
 "refresh_summaries":
 { Args: Record<PropertyKey, never>; Returns: undefined
-                           }
+                           },
+"search_messages":
+{ Args: { "p_conversation_id"?: string,"p_limit"?: number,"p_query": string,"p_tenant_id"?: string }; Returns: {
+              "content": string,
+"conversation_id": string,
+"created_at": string,
+"id": string,
+"latency_ms": number | null,
+"metadata": NonNullable<Json>,
+"model": string | null,
+"role": string,
+"tenant_id": string,
+"token_count": number | null,
+"tool_calls": Json | null,
+"user_id": string
+            }[]
+                          SetofOptions: {
+        from: "*"
+        to: "messages"
+        isOneToOne: false
+        isSetofReturn: true
+      } },
+"transfer_ownership":
+{ Args: { "p_member_id": string,"p_tenant_id": string }; Returns: {
+              "auth_id": string | null,
+"created_at": string,
+"display_name": string | null,
+"email": string,
+"id": string,
+"is_active": boolean,
+"role": string,
+"tenant_id": string,
+"updated_at": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "users"
+        isOneToOne: true
+        isSetofReturn: false
+      } }
           }
           Enums: {
             [_ in never]: never

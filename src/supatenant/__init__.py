@@ -17,6 +17,7 @@ from supatenant.errors import (
     PermissionDenied,
     SupatenantError,
     Unavailable,
+    UnitOfWorkEnded,
     Unsupported,
 )
 from supatenant.paging import Cursor, Page
@@ -41,6 +42,7 @@ __all__ = [
     "Thread",
     "Unavailable",
     "UnitOfWork",
+    "UnitOfWorkEnded",
     "Unsupported",
     "UsageNotRecorded",
     "UsageRecorder",

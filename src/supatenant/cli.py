@@ -6,11 +6,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from supatenant import database, embedded
 from supatenant.errors import SupatenantError
 from supatenant.project import project_dir
+
+if TYPE_CHECKING:
+    from seeds.api import Passwords
+    from seeds.plan import TenantRows
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -50,6 +54,7 @@ def _gen(args: argparse.Namespace) -> int:
 
 def _seed(args: argparse.Namespace) -> int:
     import dataclasses
+    import os
     from datetime import UTC, datetime, time
 
     from seeds.load import Report, plan, seed_database
@@ -57,6 +62,13 @@ def _seed(args: argparse.Namespace) -> int:
 
     if bool(args.supabase_url) != bool(args.service_role_key):
         print("supatenant: --supabase-url and --service-role-key go together", file=sys.stderr)
+        return 2
+    if args.password_secret and not args.supabase_url:
+        print(
+            "supatenant: --password-secret goes with --supabase-url: only members created through "
+            "the Auth API have passwords",
+            file=sys.stderr,
+        )
         return 2
     sizes = PRESETS[args.preset]
     given = {k: getattr(args, k) for k in _SIZE_FLAGS if getattr(args, k) is not None}
@@ -69,20 +81,29 @@ def _seed(args: argparse.Namespace) -> int:
 
     end = datetime.combine(args.end, time(), UTC) if args.end else today()
     report: Report
+    passwords: Passwords | None = None
     try:
+        seeding = plan(sizes, args.seed, end)
         project = None
         if args.supabase_url:
-            from seeds.api import ApiTarget, connect
+            from seeds.api import SECRET_ENV, ApiTarget, Passwords, connect
 
-            project = ApiTarget(connect(args.supabase_url, args.service_role_key))
-        if project and not args.database_url:  # rows through PostgREST
-            from seeds.load import run
+            passwords = Passwords(args.password_secret or os.environ.get(SECRET_ENV) or None)
+            project = ApiTarget(connect(args.supabase_url, args.service_role_key), passwords)
+        try:
+            if project and not args.database_url:  # rows through PostgREST
+                from seeds.load import run
 
-            seeding = plan(sizes, args.seed, end)
-            report = run(project, seeding, progress)
-        else:  # rows through COPY; members through the Auth admin API when given a project
-            url: str = args.database_url or embedded.start()
-            report, seeding = seed_database(url, sizes, args.seed, end, progress, args.jobs, project)
+                report = run(project, seeding, progress)
+            else:  # rows through COPY; members through the Auth admin API when given a project
+                url: str = args.database_url or embedded.start()
+                report, seeding = seed_database(url, sizes, args.seed, end, progress, args.jobs, project)
+        except BaseException:
+            # members already created keep the passwords they got: save them for the re-run
+            if args.credentials and passwords is not None and passwords.issued:
+                _save_members(_members(seeding.heads, passwords), args.credentials)
+                print(f"members created so far written to {args.credentials}", file=sys.stderr)
+            raise
     except ValueError as e:
         print(f"supatenant: {e}", file=sys.stderr)
         return 2
@@ -97,34 +118,91 @@ def _seed(args: argparse.Namespace) -> int:
         f"seeded {report.tenants_written} tenants ({report.tenants_present} already there), "
         f"{report.messages_written} messages in {report.seconds:.1f} s ({rate:,.0f} messages/s)"
     )
-    credentials = [c for head in seeding.heads for c in head.credentials]
-    _print_members(credentials, args.credentials, bool(args.supabase_url))
+    _print_members(_members(seeding.heads, passwords), args.credentials, passwords)
     return 0
 
 
-def _print_members(credentials: list[dict[str, Any]], path: str | None, can_sign_in: bool) -> None:
-    """Members with their passwords where they can sign in (seeded through the Auth API)."""
+def _members(heads: list[TenantRows], passwords: Passwords | None) -> list[dict[str, Any]]:
+    """Every planned member; with a project, each with the password this run knows, or None."""
+    members = [dict(c) for head in heads for c in head.credentials]
+    if passwords is not None:
+        for member in members:
+            member["password"] = passwords.known(member["email"])
+    return members
+
+
+def _print_members(members: list[dict[str, Any]], path: str | None, passwords: Passwords | None) -> None:
+    """Members to stdout, never with their passwords; those go only into the file at ``path``."""
+    if path:
+        saved = _save_members(members, path)
+        print(f"members written to {path}" + (" with their passwords" if passwords else ""))
+        unknown = sum(1 for m in saved if passwords is not None and m["password"] is None)
+        if unknown:
+            print(
+                f"({unknown} members were created by an earlier run whose passwords were not saved: "
+                "reset their passwords to sign in as them)"
+            )
+        return
+    if len(members) > 50:
+        print(f"{len(members)} members: pass --credentials FILE to have them all")
+    else:
+        for m in members:
+            line = f"{m['email']:<44} {m['role']:<6} tenant {m['tenant_slug']:<12} auth {m['auth_id']}"
+            print(line + ("" if m["active"] else "  (inactive)"))
+    if passwords is None:
+        print("(no passwords: act as a member by auth id, e.g. Store.connect(url, auth_user_id=...))")
+    elif passwords.derived:
+        print(
+            "(passwords are not printed: run again with --credentials FILE and the same secret "
+            "to have them written there)"
+        )
+    elif passwords.issued:
+        print(
+            f"(passwords were not saved: the {len(passwords.issued)} members created now got random "
+            "passwords that nobody knows; reset them to sign in, or seed with --credentials FILE "
+            "or a password secret)"
+        )
+    else:
+        print("(passwords are never printed; no member was created now)")
+
+
+def _save_members(members: list[dict[str, Any]], path: str) -> list[dict[str, Any]]:
+    """Write ``members`` as JSON, readable by the owner only, and return what was written. A
+    password this run does not know (a member an earlier run created) is kept from the file
+    that run wrote, if any."""
+    import json
+    import os
+
+    earlier = _saved_passwords(path)
+    members = [
+        m | {"password": earlier.get((m["email"], m["auth_id"]))}
+        if "password" in m and m["password"] is None
+        else m
+        for m in members
+    ]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file that was already there keeps its mode through open()
+    with os.fdopen(fd, "w") as f:
+        json.dump(members, f, indent=2)
+    return members
+
+
+def _saved_passwords(path: str) -> dict[tuple[str, str], str]:
+    """(email, auth id) -> password from a members file an earlier run wrote; empty if none."""
     import json
 
-    if not can_sign_in:
-        credentials = [{k: v for k, v in c.items() if k != "password"} for c in credentials]
-    if path:
-        with open(path, "w") as f:
-            json.dump(credentials, f, indent=2)
-        print(f"members written to {path}")
-        return
-    if len(credentials) > 50:
-        print(f"{len(credentials)} members: pass --credentials FILE to have them all")
-        return
-    for c in credentials:
-        line = f"{c['email']:<44} {c['role']:<6} tenant {c['tenant_slug']:<12} auth {c['auth_id']}"
-        print(
-            line
-            + (f"  password {c['password']}" if can_sign_in else "")
-            + ("" if c["active"] else "  (inactive)")
-        )
-    if not can_sign_in:
-        print("(no passwords: act as a member by auth id, e.g. Store.connect(url, auth_user_id=...))")
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(saved, list):
+        return {}
+    return {
+        (m["email"], m["auth_id"]): m["password"]
+        for m in saved
+        if isinstance(m, dict) and isinstance(m.get("password"), str) and "email" in m and "auth_id" in m
+    }
 
 
 _SIZE_FLAGS = (
@@ -174,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument(
         "--supabase-url",
         help="a Supabase project's API URL: members are created through the Auth admin API and "
-        "can sign in with their passwords",
+        "can sign in with passwords written to --credentials FILE (random, unless a secret is given)",
     )
     seed.add_argument("--service-role-key", help="the project's service role (secret) key")
     seed.add_argument("--preset", choices=("tiny", "demo", "load"), default="demo")
@@ -196,7 +274,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes writing tenants over --database-url (default: one per CPU, up to 4, "
         "for runs large enough to gain from them)",
     )
-    seed.add_argument("--credentials", metavar="FILE", help="write every seeded member's sign-in as JSON")
+    seed.add_argument(
+        "--credentials",
+        metavar="FILE",
+        help="write every seeded member, with their password when created through --supabase-url, "
+        "as JSON to FILE (mode 0600); passwords are never printed",
+    )
+    seed.add_argument(
+        "--password-secret",
+        metavar="SECRET",
+        help="with --supabase-url: derive each member's password from SECRET (HMAC) instead of "
+        "choosing it at random, so every run gives the same passwords; also read from "
+        "$SUPATENANT_SEED_PASSWORD_SECRET, which keeps it out of the process list",
+    )
     seed.set_defaults(run=_seed)
     return parser
 

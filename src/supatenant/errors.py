@@ -35,6 +35,11 @@ class Unsupported(SupatenantError):
     """The backend cannot do this (a multi-statement transaction over PostgREST, say)."""
 
 
+class UnitOfWorkEnded(SupatenantError):
+    """A unit of work was used after its ``with`` block: its transaction is over and its
+    connection is back in the pool, so every call on it is refused."""
+
+
 class DatabaseError(SupatenantError):
     """An error raised by the database, carrying its SQLSTATE."""
 

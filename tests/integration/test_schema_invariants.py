@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-TENANT_OWNED = {"users", "conversations", "messages", "feedback", "usage_metrics"}
+TENANT_OWNED = {"users", "invitations", "conversations", "messages", "feedback", "usage_metrics"}
 
 
 def _rows(conn: psycopg.Connection[Any], query: str) -> list[tuple[Any, ...]]:

@@ -123,7 +123,8 @@ def test_members_through_the_auth_api_and_rows_through_copy(
         return created_user(sent)
 
     project.on("POST", "/auth/v1/admin/users", create_user)
-    report, seeding = seed_database(url, SIZES, 7, ANCHOR, members=ApiTarget(client_for(project)))
+    target = ApiTarget(client_for(project))
+    report, seeding = seed_database(url, SIZES, 7, ANCHOR, members=target)
     assert report.tenants_written == SIZES.tenants
     members = [u for head in seeding.heads for u in head.auth_users]
     assert {(s.method, s.path) for s in project.sent} == {
@@ -131,7 +132,7 @@ def test_members_through_the_auth_api_and_rows_through_copy(
         ("POST", "/auth/v1/admin/users"),
     }  # nothing through PostgREST
     assert [(b["id"], b["password"]) for b in project.bodies("/auth/v1/admin/users")] == [
-        (str(u["id"]), u["password"]) for u in members
+        (str(u["id"]), target.passwords.issued[u["email"]]) for u in members
     ]
     assert rows(url) == rows(direct)
     with psycopg.connect(url) as conn:  # every member's auth_id is the user Supabase Auth made

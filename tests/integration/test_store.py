@@ -157,7 +157,7 @@ def test_a_member_cannot_see_or_change_another_members_conversation(act: Callabl
         m1.conversations.get(theirs.id)
     with pytest.raises(NotFound):
         m1.conversations.update(theirs.id, title="mine now")
-    with pytest.raises(PermissionDenied, match="row-level security"):
+    with pytest.raises(PermissionDenied, match="does not exist or is not yours"):
         m1.messages.append(theirs.id, role="user", content="hello")
     # the owner of the thread can do each of those
     m2 = act("m2")
@@ -178,13 +178,16 @@ def test_admins_read_every_thread_of_their_tenant_but_not_another_tenants(
         act("outsider").conversations.get(theirs.id)
 
 
-def test_messages_append_in_order_and_page_backwards(act: Callable[[str], Store], t: Tenancy) -> None:
+def test_messages_append_in_order_and_page_backwards(
+    act: Callable[[str], Store], service: Store, t: Tenancy
+) -> None:
     m1 = act("m1")
+    back_end = service.for_member(t.tenant_id, t.member["m1"])  # assistant turns come from the app
     conv = m1.conversations.create("chat")
     sent = [
-        m1.messages.append(
-            conv.id, role="user" if i % 2 == 0 else "assistant", content=f"turn {i}", token_count=i
-        )
+        m1.messages.append(conv.id, role="user", content=f"turn {i}")
+        if i % 2 == 0
+        else back_end.messages.append(conv.id, role="assistant", content=f"turn {i}", token_count=i)
         for i in range(5)
     ]
     assert all(m.user_id == t.member["m1"] for m in sent)  # set by the database, not sent
@@ -225,11 +228,13 @@ def test_search_finds_words_in_the_callers_tenant_only(act: Callable[[str], Stor
 
 
 def test_feedback_is_rated_changed_summarised_and_removed(
-    act: Callable[[str], Store], service: Store
+    act: Callable[[str], Store], service: Store, t: Tenancy
 ) -> None:
     m1 = act("m1")
     conv = m1.conversations.create("chat")
-    answer = m1.messages.append(conv.id, role="assistant", content="Refunds take 5 days.")
+    answer = service.for_member(t.tenant_id, t.member["m1"]).messages.append(
+        conv.id, role="assistant", content="Refunds take 5 days."
+    )
     rated = m1.feedback.rate(answer.id, 1, comment="spot on")
     assert (rated.rating, rated.comment) == (1, "spot on")
     changed = m1.feedback.rate(answer.id, -1)
@@ -245,10 +250,14 @@ def test_feedback_is_rated_changed_summarised_and_removed(
     assert m1.feedback.list(message_id=answer.id) == []
 
 
-def test_feedback_on_a_message_the_member_cannot_read_is_refused(act: Callable[[str], Store]) -> None:
+def test_feedback_on_a_message_the_member_cannot_read_is_refused(
+    act: Callable[[str], Store], service: Store, t: Tenancy
+) -> None:
     m2 = act("m2")
     conv = m2.conversations.create("m2's")
-    answer = m2.messages.append(conv.id, role="assistant", content="hi")
+    answer = service.for_member(t.tenant_id, t.member["m2"]).messages.append(
+        conv.id, role="assistant", content="hi"
+    )
     with pytest.raises(PermissionDenied):
         act("m1").feedback.rate(answer.id, 1)
     assert m2.feedback.rate(answer.id, 1).rating == 1
@@ -392,3 +401,69 @@ def test_a_supabase_store_has_no_unit_of_work_nor_other_identities() -> None:
         pass
     with pytest.raises(Unsupported):
         store.as_service()
+
+
+def _sign_up(db_url: str, email: str) -> uuid.UUID:
+    auth_id = uuid.uuid4()
+    with psycopg.connect(db_url) as conn:
+        conn.execute("insert into auth.users (id, email) values (%s, %s)", (auth_id, email))
+    return auth_id
+
+
+def test_an_invited_account_joins_by_accepting_and_lists_its_memberships(
+    act: Callable[[str], Store], service: Store, db_url: str, t: Tenancy
+) -> None:
+    email = f"Newcomer-{uuid.uuid4().hex[:8]}@Example.test"
+    with pytest.raises(PermissionDenied):
+        act("m1").members.invite(email)  # members do not invite
+    with pytest.raises(PermissionDenied):
+        act("admin").members.invite(email, role="owner")  # owners invite owners
+    invitation = act("admin").members.invite(email, role="admin")
+    assert invitation.token is not None
+    assert len(invitation.token) == 64
+    assert [i.email for i in act("admin").members.invitations()] == [email]
+    newcomer = service.as_user(_sign_up(db_url, email.lower()))  # the address matches in any case
+    with pytest.raises(NotFound):
+        newcomer.accept_invitation("not-the-token")
+    joined = newcomer.accept_invitation(invitation.token)
+    assert (joined.tenant_id, joined.role, joined.email) == (t.tenant_id, "admin", email)
+    assert [(m.tenant_id, m.member_id, m.role) for m in newcomer.memberships()] == [
+        (t.tenant_id, joined.id, "admin")
+    ]
+    with pytest.raises(NotFound):
+        newcomer.accept_invitation(invitation.token)  # single use
+    assert newcomer.members.me().id == joined.id
+
+
+def test_an_invitation_is_for_its_address_only_and_can_be_revoked(
+    act: Callable[[str], Store], service: Store, db_url: str, t: Tenancy
+) -> None:
+    email = f"invitee-{uuid.uuid4().hex[:8]}@example.test"
+    invitation = act("owner").members.invite(email)
+    assert invitation.token is not None
+    stranger = service.as_user(_sign_up(db_url, f"stranger-{uuid.uuid4().hex[:8]}@example.test"))
+    with pytest.raises(PermissionDenied, match="another email"):
+        stranger.accept_invitation(invitation.token)
+    assert stranger.memberships() == []
+    assert invitation.invitation_id is not None
+    with pytest.raises(NotFound):
+        act("m1").members.revoke_invitation(invitation.invitation_id)  # members see no invitations
+    act("admin").members.revoke_invitation(invitation.invitation_id)
+    with pytest.raises(NotFound):
+        service.as_user(_sign_up(db_url, email)).accept_invitation(invitation.token)
+
+
+def test_ownership_moves_in_one_call_and_a_tenant_keeps_an_owner(
+    act: Callable[[str], Store], service: Store, t: Tenancy
+) -> None:
+    owner = act("owner")
+    with pytest.raises(InvalidInput, match="without an active owner"):
+        owner.members.set_role(t.member["owner"], "admin")
+    with pytest.raises(InvalidInput, match="without an active owner"):
+        service.members.deactivate(t.member["owner"], tenant_id=t.tenant_id)
+    with pytest.raises(PermissionDenied):
+        act("admin").members.transfer_ownership(t.member["m1"])
+    promoted = owner.members.transfer_ownership(t.member["admin"])
+    assert promoted.role == "owner"
+    assert act("admin").members.get(t.member["owner"]).role == "admin"
+    assert act("admin").members.me().role == "owner"

@@ -1,5 +1,6 @@
 """The seed against a real Supabase stack: members created through the Auth admin API sign
-in with their printed passwords and see exactly their tenant.
+in with the passwords the seed gave them (random, or derived from a secret) and see exactly
+their tenant.
 
 Opt-in, like the rest of ``tests/live``: set ``SUPABASE_URL``, ``SUPABASE_ANON_KEY`` and
 ``SUPABASE_SERVICE_ROLE_KEY``; with ``SUPABASE_DB_URL`` too (the stack's database, e.g.
@@ -12,10 +13,11 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
-from seeds.api import ApiTarget, connect
+from seeds.api import ApiTarget, Passwords, connect
 from seeds.load import Plan, plan, run, seed_database
 from seeds.plan import ANCHOR
 from supatenant import Store
@@ -28,41 +30,59 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(params=["rows through PostgREST", "rows through COPY"])
-def seeded(request: pytest.FixtureRequest) -> Iterator[Plan]:
+@dataclass(frozen=True)
+class Seeded:
+    plan: Plan
+    passwords: Passwords  # what the members were given
+
+
+SECRET = "live-test-" + "0123456789abcdef"
+
+
+@pytest.fixture(
+    params=[
+        ("rows through PostgREST", None),
+        ("rows through PostgREST", SECRET),
+        ("rows through COPY", None),
+    ],
+    ids=["PostgREST, random passwords", "PostgREST, passwords from a secret", "COPY, random passwords"],
+)
+def seeded(request: pytest.FixtureRequest) -> Iterator[Seeded]:
+    rows_through, secret = request.param
     seeding = plan(SIZES, random.randrange(10**6, 10**9), ANCHOR)
     client = connect(os.environ["SUPABASE_URL"], os.environ["SUPABASE_SERVICE_ROLE_KEY"])
-    if request.param == "rows through PostgREST":
-        report = run(ApiTarget(client), seeding)
+    target = ApiTarget(client, Passwords(secret))
+    if rows_through == "rows through PostgREST":
+        report = run(target, seeding)
     elif os.environ.get("SUPABASE_DB_URL"):
-        report, _ = seed_database(
-            os.environ["SUPABASE_DB_URL"], SIZES, seeding.seed, ANCHOR, members=ApiTarget(client)
-        )
+        report, _ = seed_database(os.environ["SUPABASE_DB_URL"], SIZES, seeding.seed, ANCHOR, members=target)
     else:
         pytest.skip("set SUPABASE_DB_URL to load the rows over the stack's database connection")
     assert report.tenants_written == SIZES.tenants
-    yield seeding
+    yield Seeded(seeding, target.passwords)
     client.table("tenants").delete().in_("id", [str(h.tenant["id"]) for h in seeding.heads]).execute()
     for head in seeding.heads:
         for user in head.auth_users:
             client.auth.admin.delete_user(str(user["id"]))
 
 
-def test_seeded_members_sign_in_and_see_exactly_their_tenant(seeded: Plan) -> None:
+def test_seeded_members_sign_in_and_see_exactly_their_tenant(seeded: Seeded) -> None:
     from supabase import create_client
 
     for index in range(SIZES.tenants):
-        rows = seeded.tenant(index)
+        rows = seeded.plan.tenant(index)
         for cred in rows.credentials:
+            password = seeded.passwords.known(cred["email"])
+            assert password is not None
             client = create_client(os.environ["SUPABASE_URL"], os.environ["SUPABASE_ANON_KEY"])
             session = client.auth.sign_in_with_password(
-                {"email": cred["email"], "password": cred["password"]}
+                {"email": cred["email"], "password": password}
             ).session
             assert session is not None
             check_member_view(Store.from_supabase(client, access_token=session.access_token), cred, rows)
 
 
-def test_seeding_again_writes_nothing(seeded: Plan) -> None:
+def test_seeding_again_writes_nothing(seeded: Seeded) -> None:
     client = connect(os.environ["SUPABASE_URL"], os.environ["SUPABASE_SERVICE_ROLE_KEY"])
-    report = run(ApiTarget(client), seeded)
+    report = run(ApiTarget(client), seeded.plan)
     assert (report.tenants_written, report.tenants_present) == (0, SIZES.tenants)

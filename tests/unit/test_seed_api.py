@@ -9,11 +9,16 @@ project, a complete one and a half-written one, and that refusals come before an
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import os
+import stat
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -22,10 +27,10 @@ import pytest
 from supabase import Client
 from supabase.lib.client_options import SyncClientOptions
 
-from seeds.api import ApiTarget
+from seeds.api import SECRET_ENV, ApiTarget, Passwords
 from seeds.load import Report, plan, run
 from seeds.plan import ANCHOR, Sizes, TenantRows
-from supatenant import Conflict, InvalidReference, PermissionDenied, Unavailable
+from supatenant import Conflict, InvalidReference, PermissionDenied, Unavailable, cli
 from supatenant.errors import SetupError
 from tests.unit.test_supabase_wire import NOW, Sent
 
@@ -117,9 +122,10 @@ def client_for(project: Project) -> Client:
     return Client(URL, KEY, SyncClientOptions(httpx_client=httpx.Client(transport=transport)))
 
 
-def seed(project: Project) -> tuple[Report, list[TenantRows]]:
+def seed(project: Project, passwords: Passwords | None = None) -> tuple[Report, list[TenantRows]]:
     seeding = plan(SIZES, 7, ANCHOR)
-    return run(ApiTarget(client_for(project)), seeding), [seeding.tenant(i) for i in range(SIZES.tenants)]
+    target = ApiTarget(client_for(project), passwords)
+    return run(target, seeding), [seeding.tenant(i) for i in range(SIZES.tenants)]
 
 
 def jsonable(value: Any) -> Any:
@@ -147,12 +153,13 @@ def test_an_empty_project_gets_members_who_can_sign_in_and_every_row() -> None:
     for sent in project.sent:
         assert sent.headers["apikey"] == KEY
         assert sent.headers["authorization"] == f"Bearer {KEY}"
-    # members: the planned id and password, the email confirmed so they can sign in at once
-    assert project.bodies("/auth/v1/admin/users") == [
+    # members: the planned id, a password, the email confirmed so they can sign in at once
+    assert [
+        {k: v for k, v in b.items() if k != "password"} for b in project.bodies("/auth/v1/admin/users")
+    ] == [
         {
             "id": str(u["id"]),
             "email": u["email"],
-            "password": u["password"],
             "email_confirm": True,
             "user_metadata": {"seeded": True},
         }
@@ -310,3 +317,200 @@ def test_an_unreachable_project_is_unavailable_at_the_first_request() -> None:
     with pytest.raises(Unavailable, match="the project could not be reached: connection refused"):
         seed(project)
     assert len(project.sent) == 1  # no retries before the first answer
+
+
+# passwords: never from the public seed alone; random, or derived from a secret; only in a file
+
+
+def sent_passwords(project: Project) -> dict[str, str]:
+    return {b["email"]: b["password"] for b in project.bodies("/auth/v1/admin/users")}
+
+
+def public_derivation(email: str) -> str:
+    """How passwords were once made: from the seed number and the email, both public."""
+    return "Seed-" + hashlib.sha256(f"7:{email}".encode()).hexdigest()[:16]
+
+
+def test_the_plan_holds_no_passwords() -> None:
+    for head in plan(SIZES, 7, ANCHOR).heads:
+        assert all(set(u) == {"id", "email"} for u in head.auth_users)
+        assert all("password" not in c for c in head.credentials)
+
+
+def test_passwords_are_random_without_a_secret() -> None:
+    first, second = empty_project(), empty_project()
+    seed(first)
+    seed(second)
+    a, b = sent_passwords(first), sent_passwords(second)
+    assert a.keys() == b.keys()
+    assert len(a) == SIZES.tenants * SIZES.users_per_tenant
+    for email in a:
+        assert a[email] != b[email]
+        assert a[email] != public_derivation(email)
+        assert len(a[email]) >= 32
+    assert len(set(a.values())) == len(a)
+
+
+def test_a_secret_gives_the_same_passwords_on_every_run_and_the_seed_alone_gives_none() -> None:
+    secret = "correct horse battery staple"
+    runs = []
+    for passwords in (Passwords(secret), Passwords(secret), Passwords(secret + "!")):
+        project = empty_project()
+        seed(project, passwords)
+        runs.append(sent_passwords(project))
+        assert all(passwords.known(email) == p for email, p in runs[-1].items())
+    assert runs[0] == runs[1]
+    for email, password in runs[0].items():
+        keyed = hmac.new(secret.encode(), f"supatenant-seed-password:{email}".encode(), hashlib.sha256)
+        assert password == "Seed-" + keyed.hexdigest()[:32]
+        assert password != runs[2][email]
+        assert password != public_derivation(email)
+
+
+def test_a_short_secret_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 16 characters"):
+        Passwords("hunter2")
+
+
+# the command: passwords go to --credentials FILE (mode 0600) only
+
+
+def seed_command(*extra: str) -> list[str]:
+    return [
+        "seed",
+        "--supabase-url",
+        URL,
+        "--service-role-key",
+        KEY,
+        "--tenants",
+        str(SIZES.tenants),
+        "--users-per-tenant",
+        str(SIZES.users_per_tenant),
+        "--conversations-per-user",
+        str(SIZES.conversations_per_user),
+        "--messages-per-conversation",
+        str(SIZES.messages_per_conversation),
+        "--feedback-rate",
+        str(SIZES.feedback_rate),
+        "--days",
+        str(SIZES.days),
+        "--seed",
+        "7",
+        "--end",
+        ANCHOR.date().isoformat(),
+        *extra,
+    ]
+
+
+@pytest.fixture
+def command(monkeypatch: pytest.MonkeyPatch) -> Callable[..., int]:
+    """``supatenant seed`` against a given project (answered at the HTTP boundary)."""
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+
+    def call(project: Project, *extra: str) -> int:
+        monkeypatch.setattr("seeds.api.connect", lambda url, key: client_for(project))
+        return cli.main(seed_command(*extra))
+
+    return call
+
+
+def complete_project() -> Project:
+    """A project the seed already filled: its tenant, usage and members are there."""
+    heads = plan(SIZES, 7, ANCHOR).heads
+    project = empty_project()
+    project.on(
+        "GET", "/rest/v1/tenants", [{"id": str(h.tenant["id"]), "slug": h.tenant["slug"]} for h in heads]
+    )
+    project.on("GET", "/rest/v1/usage_metrics", [{"tenant_id": str(heads[0].tenant["id"])}])
+    users = [user_json(str(u["id"]), u["email"]) for h in heads for u in h.auth_users]
+    project.on("GET", "/auth/v1/admin/users", {"users": users, "aud": "authenticated"})
+    return project
+
+
+def test_the_command_writes_passwords_only_to_a_file_only_its_owner_reads(
+    command: Callable[..., int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project, path = empty_project(), tmp_path / "members.json"
+    path.write_text("[]")
+    path.chmod(0o644)  # a file that was there keeps no wider mode
+    assert command(project, "--credentials", str(path)) == 0
+    out, err = capsys.readouterr()
+    sent = sent_passwords(project)
+    for password in sent.values():
+        assert password not in out + err
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    saved = json.loads(path.read_text())
+    assert {m["email"]: m["password"] for m in saved} == sent
+    assert f"members written to {path} with their passwords" in out
+
+
+def test_without_a_file_or_a_secret_the_command_says_the_passwords_were_not_saved(
+    command: Callable[..., int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = empty_project()
+    assert command(project) == 0
+    out, err = capsys.readouterr()
+    for password in sent_passwords(project).values():
+        assert password not in out + err
+    assert "passwords were not saved: the 2 members created now got random passwords" in out
+
+
+def test_a_secret_from_the_environment_gives_the_same_passwords_when_run_again(
+    command: Callable[..., int],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, "a secret of more than sixteen characters")
+    first = empty_project()
+    assert command(first) == 0
+    out, _ = capsys.readouterr()
+    assert "passwords are not printed: run again with --credentials FILE and the same secret" in out
+    # again, with the members there: nothing is created, and the file gets the same passwords
+    path = tmp_path / "members.json"
+    assert command(complete_project(), "--credentials", str(path)) == 0
+    out, err = capsys.readouterr()
+    saved = {m["email"]: m["password"] for m in json.loads(path.read_text())}
+    assert saved == sent_passwords(first)
+    assert all(p not in out + err for p in saved.values())
+
+
+def test_a_rerun_keeps_the_random_passwords_the_file_holds(
+    command: Callable[..., int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, path = empty_project(), tmp_path / "members.json"
+    assert command(first, "--credentials", str(path)) == 0
+    assert command(complete_project(), "--credentials", str(path)) == 0
+    assert {m["email"]: m["password"] for m in json.loads(path.read_text())} == sent_passwords(first)
+    # without the earlier file the passwords are unknown, and the command says so
+    other = tmp_path / "other.json"
+    capsys.readouterr()
+    assert command(complete_project(), "--credentials", str(other)) == 0
+    assert all(m["password"] is None for m in json.loads(other.read_text()))
+    assert (
+        "2 members were created by an earlier run whose passwords were not saved" in capsys.readouterr().out
+    )
+
+
+def test_a_failed_run_saves_the_passwords_of_the_members_it_created(
+    command: Callable[..., int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project, path = empty_project(), tmp_path / "members.json"
+    project.fail("POST", "/rest/v1/messages", 409, "23503", "conversation does not exist in this tenant")
+    assert command(project, "--credentials", str(path)) == 1
+    out, err = capsys.readouterr()
+    assert f"members created so far written to {path}" in err
+    assert {m["email"]: m["password"] for m in json.loads(path.read_text())} == sent_passwords(project)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert all(p not in out + err for p in sent_passwords(project).values())
+
+
+def test_a_password_secret_needs_a_project_and_enough_characters(
+    command: Callable[..., int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["seed", "--database-url", "postgresql://x", "--password-secret", "s" * 20]) == 2
+    assert "--password-secret goes with --supabase-url" in capsys.readouterr().err
+    project = empty_project()
+    assert command(project, "--password-secret", "short") == 2
+    assert "at least 16 characters" in capsys.readouterr().err
+    assert project.sent == []

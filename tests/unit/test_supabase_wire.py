@@ -233,10 +233,13 @@ def test_list_pages_by_keyset_and_reads_the_total_from_content_range(member: Sto
     assert or_filter == f'(updated_at.lt."{at}",and(updated_at.eq."{at}",id.lt."{page.next.id}"))'
 
 
-def test_search_is_a_web_search_in_english(member: Store, wire: Wire) -> None:
+def test_search_is_a_call_of_search_messages_in_the_members_tenant(member: Store, wire: Wire) -> None:
     wire.reply(200, [])
     assert member.messages.search('"charged twice" -refund') == []
-    assert ("content", 'wfts(english)."charged twice" -refund') in wire.sent[0].query
+    [sent] = wire.sent
+    # a function, so the full-text index serves it; the database bounds it by the caller's memberships
+    assert (sent.method, sent.path) == ("POST", "/rest/v1/rpc/search_messages")
+    assert sent.body == {"p_query": '"charged twice" -refund', "p_tenant_id": str(TENANT), "p_limit": 20}
 
 
 def test_rating_again_after_a_409_changes_the_existing_rating(member: Store, wire: Wire) -> None:
@@ -356,12 +359,70 @@ def test_summaries_are_function_calls_filtered_by_the_database(member: Store, wi
     feedback, monthly = wire.sent
     assert (feedback.path, feedback.body) == (
         "/rest/v1/rpc/message_feedback_summary",
-        {"p_conversation_id": str(conversation_id)},
+        {"p_conversation_id": str(conversation_id), "p_tenant_id": str(TENANT)},
     )
-    assert (monthly.path, monthly.body) == ("/rest/v1/rpc/monthly_usage_summary", {})
+    assert (monthly.path, monthly.body) == (
+        "/rest/v1/rpc/monthly_usage_summary",
+        {"p_tenant_id": str(TENANT)},
+    )
 
 
 def test_an_unreachable_api_is_unavailable(open_store: Callable[..., Store], wire: Wire) -> None:
     wire.replies.append(httpx.ConnectError("connection refused"))
     with pytest.raises(Unavailable, match="could not be reached"):
         open_store().tenants.create("Acme", "acme")  # a POST: postgrest-py retries only reads
+
+
+def test_invitations_are_function_calls_and_a_revoke_is_a_delete(member: Store, wire: Wire) -> None:
+    invitation_id, expires = uuid.uuid4(), "2026-11-29T10:00:00+00:00"
+    wire.reply(200, [{"invitation_id": str(invitation_id), "token": "t" * 64, "expires_at": expires}])
+    made = member.members.invite("new@example.test", role="admin")
+    assert (made.invitation_id, made.token) == (invitation_id, "t" * 64)
+    wire.reply(200, [{"id": str(invitation_id)} | INVITATION])
+    assert member.members.revoke_invitation(invitation_id).id == invitation_id
+    invite, revoke = wire.sent
+    assert (invite.method, invite.path) == ("POST", "/rest/v1/rpc/invite_member")
+    assert invite.body == {
+        "p_tenant_id": str(TENANT),
+        "p_email": "new@example.test",
+        "p_role": "admin",
+        "p_valid_for": "P7D",
+    }
+    assert (revoke.method, revoke.path) == ("DELETE", "/rest/v1/invitations")
+    assert revoke.query == [("tenant_id", f"eq.{TENANT}"), ("id", f"eq.{invitation_id}")]
+
+
+INVITATION = {
+    "tenant_id": str(TENANT),
+    "email": "new@example.test",
+    "role": "admin",
+    "invited_by": str(MEMBER),
+    "expires_at": NOW,
+    "accepted_at": None,
+    "member_id": None,
+    "created_at": NOW,
+}
+
+
+def test_accepting_and_listing_memberships_send_the_users_token(
+    open_store: Callable[..., Store], wire: Wire
+) -> None:
+    store = open_store(access_token=USER_TOKEN)
+    wire.reply(200, MEMBER_ROW)
+    assert store.accept_invitation("secret-token").id == MEMBER
+    wire.reply(200, [{"tenant_id": str(TENANT), "tenant_name": "Acme", "tenant_slug": "acme"} | ROLE])
+    [membership] = store.memberships()
+    assert (membership.tenant_id, membership.member_id) == (TENANT, MEMBER)
+    accept, listing = wire.sent
+    assert (accept.path, accept.body) == ("/rest/v1/rpc/accept_invitation", {"p_token": "secret-token"})
+    assert listing.path == "/rest/v1/rpc/my_memberships"
+    assert all(s.headers["authorization"] == f"Bearer {USER_TOKEN}" for s in wire.sent)
+
+
+ROLE = {"member_id": str(MEMBER), "role": "member"}
+
+
+def test_an_unknown_invitation_is_not_found(open_store: Callable[..., Store], wire: Wire) -> None:
+    wire.error(400, "P0002", "no such invitation, or it was used, revoked or has expired")
+    with pytest.raises(NotFound):
+        open_store(access_token=USER_TOKEN).accept_invitation("stale")

@@ -2,24 +2,50 @@
 
 Each call is one transaction that first sets ``role`` and ``request.jwt.claims`` with
 ``set_config(..., true)``, so RLS decides exactly as it does behind the Data API.
+
+Outside such a transaction a connection runs as the pool's login role, which RLS does not
+bind. So a unit of work refuses every call once its block has ended (its connection is back
+in the pool, soon another request's), and the pool hands out only idle connections (one
+used after it went back is discarded). Whatever role or claims a connection was left with
+session-wide, the first statement of every transaction sets them all again (``ACT_AS``),
+so no call ever runs with another's: the reset costs no round trip of its own.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from supatenant import _sql
 from supatenant.auth import Identity
 from supatenant.backends.postgres import ACT_AS
-from supatenant.errors import Unavailable, database_error
+from supatenant.errors import Unavailable, UnitOfWorkEnded, database_error
 from supatenant.ops import Op, Result, Select
 
 AsyncPool = AsyncConnectionPool[psycopg.AsyncConnection[DictRow]]
+
+log = logging.getLogger("supatenant.postgres")
+
+
+async def _checkout(conn: psycopg.AsyncConnection[DictRow]) -> None:
+    """The pool's ``check``, run as it hands a connection out (after it went back, anyone
+    holding it could have used it).
+
+    A connection inside a transaction was used while in the pool: that transaction runs as
+    the login role, which RLS does not bind, and the next user would commit it. It is closed,
+    which rolls it back, and the pool takes another. The status is known client-side: no
+    round trip.
+    """
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        log.warning("discarding a pooled connection used after it went back to the pool")
+        await conn.close()
+        raise psycopg.ProgrammingError("connection used while in the pool: discarded")
 
 
 async def open_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> AsyncPool:
@@ -28,6 +54,7 @@ async def open_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> Async
         min_size=min_size,
         max_size=max_size,
         kwargs={"row_factory": dict_row},
+        check=_checkout,
         open=False,
     )
     try:
@@ -66,13 +93,23 @@ class AsyncPostgresBackend:
         self.pool = pool
         self.identity = identity
         self._conn = conn  # set inside a unit of work: every call joins its transaction
+        self._ended = False  # set when the unit of work's block ends: every call is refused
 
     def with_identity(self, identity: Identity) -> AsyncPostgresBackend:
         return AsyncPostgresBackend(self.pool, identity)
 
+    def _in_unit(self, what: str) -> psycopg.AsyncConnection[DictRow] | None:
+        """The unit of work's connection (None outside one); refuses once the unit has ended."""
+        if self._ended:
+            raise UnitOfWorkEnded(
+                f"{what}: this unit of work has ended (its block is over and its connection back "
+                "in the pool); use the store, or open a new unit of work"
+            )
+        return self._conn
+
     async def run(self, op: Op, what: str) -> Result:
-        if self._conn is not None:
-            return await _execute(self._conn, op, what)
+        if (conn := self._in_unit(what)) is not None:
+            return await _execute(conn, op, what)
         try:
             async with self.pool.connection() as conn, conn.transaction():
                 await self._begin(conn)
@@ -82,21 +119,29 @@ class AsyncPostgresBackend:
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncPostgresBackend]:
-        """A backend whose calls share one transaction, rolled back at the end unless committed."""
+        """A backend whose calls share one transaction, rolled back at the end unless committed.
+
+        It works only inside the block: afterwards its connection is another request's, so
+        every call on it raises :class:`UnitOfWorkEnded`.
+        """
+        self._in_unit("open a unit of work")
         async with self.pool.connection() as conn:
             await self._begin(conn)
+            unit = AsyncPostgresBackend(self.pool, self.identity, conn)
             try:
-                yield AsyncPostgresBackend(self.pool, self.identity, conn)
+                yield unit
             finally:
+                unit._ended = True  # before the connection goes back
                 # whatever was not committed goes; the pool gets a clean connection back
                 await conn.rollback()
 
     async def commit(self) -> None:
         """Commit a unit of work's transaction; later calls run in a new one as the same identity."""
-        if self._conn is None:
+        conn = self._in_unit("commit")
+        if conn is None:
             raise RuntimeError("commit() belongs to a unit of work")
-        await self._conn.commit()
-        await self._begin(self._conn)
+        await conn.commit()
+        await self._begin(conn)
 
     async def _begin(self, conn: psycopg.AsyncConnection[DictRow]) -> None:
         # the first statement opens the transaction that the settings are local to

@@ -19,8 +19,8 @@ from supatenant._async.repositories.usage import AsyncUsage
 from supatenant._async.supabase import AsyncSupabaseBackend, rest_client
 from supatenant.auth import Identity, token_subject
 from supatenant.errors import InvalidInput, NotFound, Unsupported
-from supatenant.models import Member
-from supatenant.ops import Cmp, Condition, Result, Select, eq
+from supatenant.models import AcceptInvitationArgs, Member, Membership, to_json
+from supatenant.ops import Call, Cmp, Condition, Result, Select, eq
 
 
 class AsyncBackend(Protocol):
@@ -144,6 +144,31 @@ class AsyncStore:
             raise InvalidInput("this user belongs to several tenants: pass tenant_id to choose one")
         self._me = Member.model_validate(rows[0])
         return self._me
+
+    def known_tenant(self) -> UUID | None:
+        """The tenant this store acts in, when known without asking the database."""
+        if self._scope is not None:
+            return self._scope.tenant_id
+        if self._me is not None:
+            return self._me.tenant_id
+        return self._tenant_id
+
+    async def memberships(self) -> list[Membership]:
+        """The signed-in user's active memberships in active tenants, to let them pick one
+        (then ``as_user(..., tenant_id=...)`` or ``from_supabase(..., tenant_id=...)``)."""
+        rows = (await self.backend.run(Call("my_memberships"), "your memberships")).rows
+        return [Membership.model_validate(row) for row in rows]
+
+    async def accept_invitation(self, token: str) -> Member:
+        """Join the tenant that invited the signed-in user; ``token`` is the invitation's.
+
+        The invitation must be unused, unexpired and addressed to this user's email."""
+        what = "accept invitation"
+        args = to_json(AcceptInvitationArgs, {"p_token": token}, what)
+        rows = (await self.backend.run(Call("accept_invitation", args, "row"), what)).rows
+        if not rows:
+            raise NotFound(f"{what}: no membership returned", "PGRST116")
+        return Member.model_validate(rows[0])
 
     async def scope(self) -> Scope:
         if self._scope is None:

@@ -3,24 +3,50 @@
 
 Each call is one transaction that first sets ``role`` and ``request.jwt.claims`` with
 ``set_config(..., true)``, so RLS decides exactly as it does behind the Data API.
+
+Outside such a transaction a connection runs as the pool's login role, which RLS does not
+bind. So a unit of work refuses every call once its block has ended (its connection is back
+in the pool, soon another request's), and the pool hands out only idle connections (one
+used after it went back is discarded). Whatever role or claims a connection was left with
+session-wide, the first statement of every transaction sets them all again (``ACT_AS``),
+so no call ever runs with another's: the reset costs no round trip of its own.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
 from supatenant import _sql
 from supatenant.auth import Identity
 from supatenant.backends.postgres import ACT_AS
-from supatenant.errors import Unavailable, database_error
+from supatenant.errors import Unavailable, UnitOfWorkEnded, database_error
 from supatenant.ops import Op, Result, Select
 
 Pool = ConnectionPool[psycopg.Connection[DictRow]]
+
+log = logging.getLogger("supatenant.postgres")
+
+
+def _checkout(conn: psycopg.Connection[DictRow]) -> None:
+    """The pool's ``check``, run as it hands a connection out (after it went back, anyone
+    holding it could have used it).
+
+    A connection inside a transaction was used while in the pool: that transaction runs as
+    the login role, which RLS does not bind, and the next user would commit it. It is closed,
+    which rolls it back, and the pool takes another. The status is known client-side: no
+    round trip.
+    """
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        log.warning("discarding a pooled connection used after it went back to the pool")
+        conn.close()
+        raise psycopg.ProgrammingError("connection used while in the pool: discarded")
 
 
 def open_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> Pool:
@@ -29,6 +55,7 @@ def open_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> Pool:
         min_size=min_size,
         max_size=max_size,
         kwargs={"row_factory": dict_row},
+        check=_checkout,
         open=False,
     )
     try:
@@ -67,13 +94,23 @@ class PostgresBackend:
         self.pool = pool
         self.identity = identity
         self._conn = conn  # set inside a unit of work: every call joins its transaction
+        self._ended = False  # set when the unit of work's block ends: every call is refused
 
     def with_identity(self, identity: Identity) -> PostgresBackend:
         return PostgresBackend(self.pool, identity)
 
+    def _in_unit(self, what: str) -> psycopg.Connection[DictRow] | None:
+        """The unit of work's connection (None outside one); refuses once the unit has ended."""
+        if self._ended:
+            raise UnitOfWorkEnded(
+                f"{what}: this unit of work has ended (its block is over and its connection back "
+                "in the pool); use the store, or open a new unit of work"
+            )
+        return self._conn
+
     def run(self, op: Op, what: str) -> Result:
-        if self._conn is not None:
-            return _execute(self._conn, op, what)
+        if (conn := self._in_unit(what)) is not None:
+            return _execute(conn, op, what)
         try:
             with self.pool.connection() as conn, conn.transaction():
                 self._begin(conn)
@@ -83,21 +120,29 @@ class PostgresBackend:
 
     @contextmanager
     def unit_of_work(self) -> Iterator[PostgresBackend]:
-        """A backend whose calls share one transaction, rolled back at the end unless committed."""
+        """A backend whose calls share one transaction, rolled back at the end unless committed.
+
+        It works only inside the block: afterwards its connection is another request's, so
+        every call on it raises :class:`UnitOfWorkEnded`.
+        """
+        self._in_unit("open a unit of work")
         with self.pool.connection() as conn:
             self._begin(conn)
+            unit = PostgresBackend(self.pool, self.identity, conn)
             try:
-                yield PostgresBackend(self.pool, self.identity, conn)
+                yield unit
             finally:
+                unit._ended = True  # before the connection goes back
                 # whatever was not committed goes; the pool gets a clean connection back
                 conn.rollback()
 
     def commit(self) -> None:
         """Commit a unit of work's transaction; later calls run in a new one as the same identity."""
-        if self._conn is None:
+        conn = self._in_unit("commit")
+        if conn is None:
             raise RuntimeError("commit() belongs to a unit of work")
-        self._conn.commit()
-        self._begin(self._conn)
+        conn.commit()
+        self._begin(conn)
 
     def _begin(self, conn: psycopg.Connection[DictRow]) -> None:
         # the first statement opens the transaction that the settings are local to

@@ -15,7 +15,13 @@ import psycopg
 
 from supatenant.auth import Identity
 
-ACT_AS = "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
+# role and claims for this transaction; the single-claim settings that auth.uid(), auth.role()
+# and auth.jwt() read first are blanked, so nothing a connection carries session-wide counts
+ACT_AS = (
+    "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
+    " set_config('request.jwt.claim.sub', '', true), set_config('request.jwt.claim.role', '', true),"
+    " set_config('request.jwt.claim', '', true)"
+)
 
 
 def act_as(conn: psycopg.Connection[Any], identity: Identity) -> None:

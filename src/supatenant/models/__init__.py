@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from supatenant.errors import InvalidInput
 from supatenant.models._generated import (
+    AcceptInvitationArgs,
     ConversationsInsert,
     ConversationsRow,
     ConversationsUpdate,
@@ -18,15 +19,21 @@ from supatenant.models._generated import (
     FeedbackRow,
     FeedbackUpdate,
     IncrementUsageArgs,
+    InvitationsRow,
+    InviteMemberArgs,
+    InviteMemberResult,
     MessageFeedbackSummaryArgs,
     MessageFeedbackSummaryResult,
     MessagesInsert,
     MessagesRow,
     MonthlyUsageSummaryArgs,
     MonthlyUsageSummaryResult,
+    MyMembershipsResult,
+    SearchMessagesArgs,
     TenantsInsert,
     TenantsRow,
     TenantsUpdate,
+    TransferOwnershipArgs,
     UsageMetricsInsert,
     UsageMetricsRow,
     UsersInsert,
@@ -43,6 +50,9 @@ Feedback = FeedbackRow
 FeedbackSummary = MessageFeedbackSummaryResult
 MonthlyUsage = MonthlyUsageSummaryResult
 DailyUsage = CurrentDayUsageRow
+Invitation = InvitationsRow
+NewInvitation = InviteMemberResult  # the invitation's id, its single-use token and expiry
+Membership = MyMembershipsResult
 
 
 class UsageIncrement(UsageMetricsInsert):
@@ -68,6 +78,7 @@ def to_json(model: type[BaseModel], data: Mapping[str, Any], what: str) -> dict[
 
 
 __all__ = [
+    "AcceptInvitationArgs",
     "Conversation",
     "ConversationsInsert",
     "ConversationsUpdate",
@@ -78,16 +89,22 @@ __all__ = [
     "FeedbackSummary",
     "FeedbackUpdate",
     "IncrementUsageArgs",
+    "Invitation",
+    "InviteMemberArgs",
     "Member",
+    "Membership",
     "Message",
     "MessageFeedbackSummaryArgs",
     "MessagesInsert",
     "MonthlyUsage",
     "MonthlyUsageSummaryArgs",
+    "NewInvitation",
     "Role",
+    "SearchMessagesArgs",
     "Tenant",
     "TenantsInsert",
     "TenantsUpdate",
+    "TransferOwnershipArgs",
     "UsageIncrement",
     "UsageMetricsRow",
     "UsersInsert",

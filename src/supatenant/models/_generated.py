@@ -10,6 +10,17 @@ from uuid import UUID
 from decimal import Decimal
 
 
+class AcceptInvitationArgs(BaseModel):
+    """
+    Joins the signed-in user to the inviting tenant: the token must be valid, unused, unexpired and for the user's own email.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_token: str
+
+
 class ArchiveStaleConversationsArgs(BaseModel):
     """
     Archives every conversation with no message for longer than older_than; returns how many. Service role only.
@@ -304,15 +315,118 @@ class IncrementUsageBatchArgs(BaseModel):
     p_increments: Any
 
 
+class InvitationsInsert(BaseModel):
+    """
+    What an insert into invitations accepts.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    tenant_id: UUID
+    id: UUID | None = None
+    email: Annotated[str, Field(max_length=320)]
+    role: Literal["owner", "admin", "member"] = "member"
+    invited_by: UUID | None = None
+    """
+    The admin or owner who invited; null when the service role did.
+    """
+    expires_at: AwareDatetime
+    accepted_at: AwareDatetime | None = None
+    member_id: UUID | None = None
+    """
+    The membership the invitation became, once accepted.
+    """
+    created_at: AwareDatetime | None = None
+
+
+class InvitationsRow(BaseModel):
+    """
+    An invitation to join a tenant, accepted once by the invited auth account with its token.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    tenant_id: UUID
+    id: UUID
+    email: Annotated[str, Field(max_length=320)]
+    role: Literal["owner", "admin", "member"]
+    invited_by: UUID | None
+    """
+    The admin or owner who invited; null when the service role did.
+    """
+    expires_at: AwareDatetime
+    accepted_at: AwareDatetime | None
+    member_id: UUID | None
+    """
+    The membership the invitation became, once accepted.
+    """
+    created_at: AwareDatetime
+
+
+class InvitationsUpdate(BaseModel):
+    """
+    What an update of invitations may change.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    tenant_id: UUID | None = None
+    id: UUID | None = None
+    email: Annotated[str | None, Field(max_length=320)] = None
+    role: Literal["owner", "admin", "member"] = "member"
+    invited_by: UUID | None = None
+    """
+    The admin or owner who invited; null when the service role did.
+    """
+    expires_at: AwareDatetime | None = None
+    accepted_at: AwareDatetime | None = None
+    member_id: UUID | None = None
+    """
+    The membership the invitation became, once accepted.
+    """
+    created_at: AwareDatetime | None = None
+
+
+class InviteMemberArgs(BaseModel):
+    """
+    Invites an email address into the tenant with a role (admins; owner role by owners); returns the single-use token, shown only here.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_tenant_id: UUID
+    p_email: str
+    p_role: str | None = None
+    p_valid_for: timedelta | None = None
+
+
+class InviteMemberResult(BaseModel):
+    """
+    A row returned by invite_member().
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    invitation_id: UUID | None
+    token: str | None
+    expires_at: AwareDatetime | None
+
+
 class MessageFeedbackSummaryArgs(BaseModel):
     """
-    Feedback totals per message the caller may read (admins: their tenant; members: their own conversations), optionally for one conversation.
+    Feedback totals per message the caller may read (admins: their tenant; members: their own conversations), optionally for one conversation or tenant.
     """
 
     model_config = ConfigDict(
         extra="forbid",
     )
     p_conversation_id: UUID | None = None
+    p_tenant_id: UUID | None = None
 
 
 class MessageFeedbackSummaryResult(BaseModel):
@@ -453,7 +567,7 @@ class MessagesUpdate(BaseModel):
 
 class MonthlyUsageSummaryArgs(BaseModel):
     """
-    Monthly usage rows the caller may read (admins: their tenant; members: their own), months from p_from through p_to.
+    Monthly usage rows the caller may read (admins: their tenant; members: their own), months from p_from through p_to, optionally for one tenant.
     """
 
     model_config = ConfigDict(
@@ -461,6 +575,7 @@ class MonthlyUsageSummaryArgs(BaseModel):
     )
     p_from: date | None = None
     p_to: date | None = None
+    p_tenant_id: UUID | None = None
 
 
 class MonthlyUsageSummaryResult(BaseModel):
@@ -490,6 +605,31 @@ class MonthlyUsageSummaryResult(BaseModel):
     active_days: Annotated[int | None, Field(ge=-2147483648, le=2147483647)]
 
 
+class MyMembershipsArgs(BaseModel):
+    """
+    The signed-in user's active memberships in active tenants, for choosing a tenant.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+
+
+class MyMembershipsResult(BaseModel):
+    """
+    A row returned by my_memberships().
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    tenant_id: UUID | None
+    tenant_name: str | None
+    tenant_slug: str | None
+    member_id: UUID | None
+    role: str | None
+
+
 class RefreshSummariesArgs(BaseModel):
     """
     Recomputes both summaries without blocking readers. Service role only.
@@ -498,6 +638,20 @@ class RefreshSummariesArgs(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
+
+
+class SearchMessagesArgs(BaseModel):
+    """
+    Full-text search (web-search syntax, English) over the messages the caller may read, newest first; served by the full-text index.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_query: str
+    p_tenant_id: UUID | None = None
+    p_conversation_id: UUID | None = None
+    p_limit: Annotated[int | None, Field(ge=-2147483648, le=2147483647)] = None
 
 
 class Supatenant(RootModel[Any]):
@@ -595,6 +749,18 @@ class TenantsUpdate(BaseModel):
     """
     created_at: AwareDatetime | None = None
     updated_at: AwareDatetime | None = None
+
+
+class TransferOwnershipArgs(BaseModel):
+    """
+    Makes an active member the tenant's owner and the calling owner an admin, in one statement.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_tenant_id: UUID
+    p_member_id: UUID
 
 
 class UsageMetricsInsert(BaseModel):

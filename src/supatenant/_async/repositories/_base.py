@@ -25,6 +25,10 @@ class AsyncRepository:
         """``tenant_id`` when given (service-role jobs), else the store's member's tenant."""
         return tenant_id if tenant_id is not None else (await self._scope()).tenant_id
 
+    def _tenant_filter(self, tenant_id: UUID | None) -> UUID | None:
+        """``tenant_id``, else the store's tenant when it already knows it (no lookup), else None."""
+        return tenant_id if tenant_id is not None else self._store.known_tenant()
+
     async def _run(self, op: Op, what: str) -> Result:
         return await self._store.backend.run(op, what)
 

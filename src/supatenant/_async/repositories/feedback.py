@@ -64,8 +64,12 @@ class AsyncFeedback(AsyncRepository):
         op = Select("feedback", where, (Order("created_at", descending=True),))
         return await self._all(op, FeedbackRow, "feedback")
 
-    async def summary(self, conversation_id: UUID | None = None) -> builtins.list[FeedbackSummary]:
-        """Per-message totals from the summary (as of its last refresh), for the caller's tenants."""
-        given = {"p_conversation_id": conversation_id} if conversation_id is not None else {}
+    async def summary(
+        self, conversation_id: UUID | None = None, *, tenant_id: UUID | None = None
+    ) -> builtins.list[FeedbackSummary]:
+        """Per-message totals from the summary (as of its last refresh): the store's tenant, or
+        ``tenant_id``; all the caller's tenants when neither is known (the service role: all)."""
+        given = {"p_conversation_id": conversation_id, "p_tenant_id": self._tenant_filter(tenant_id)}
+        given = {k: v for k, v in given.items() if v is not None}
         args = to_json(MessageFeedbackSummaryArgs, given, "feedback summary")
         return await self._all(Call("message_feedback_summary", args), FeedbackSummary, "feedback summary")

@@ -1,12 +1,23 @@
 from __future__ import annotations
 
 import builtins
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from supatenant._async.repositories._base import AsyncRepository
-from supatenant.models import Member, Role, UsersInsert, UsersUpdate, to_json
-from supatenant.ops import Cmp, Condition, Insert, Order, Select, Update, eq
+from supatenant.models import (
+    Invitation,
+    InviteMemberArgs,
+    Member,
+    NewInvitation,
+    Role,
+    TransferOwnershipArgs,
+    UsersInsert,
+    UsersUpdate,
+    to_json,
+)
+from supatenant.ops import Call, Cmp, Condition, Delete, Insert, Order, Select, Update, eq
 
 
 class AsyncMembers(AsyncRepository):
@@ -39,7 +50,10 @@ class AsyncMembers(AsyncRepository):
         auth_id: UUID | None = None,
         tenant_id: UUID | None = None,
     ) -> Member:
-        """Add a member to the tenant (admins; only owners add owners)."""
+        """Add a member without an account to the tenant (admins; only owners add owners).
+
+        The person gets an account link by accepting an invitation (:meth:`invite`); only the
+        service role may pass ``auth_id`` to link an account directly."""
         what = f"add member {email!r}"
         given = {"email": email, "role": role, "display_name": display_name, "auth_id": auth_id}
         row = {
@@ -70,3 +84,47 @@ class AsyncMembers(AsyncRepository):
 
     async def reactivate(self, member_id: UUID, *, tenant_id: UUID | None = None) -> Member:
         return await self._change(member_id, {"is_active": True}, tenant_id, "reactivate")
+
+    async def invite(
+        self,
+        email: str,
+        *,
+        role: Role = "member",
+        valid_for: timedelta = timedelta(days=7),
+        tenant_id: UUID | None = None,
+    ) -> NewInvitation:
+        """Invite an email address into the tenant (admins; owner invitations by owners).
+
+        Returns the invitation with its single-use token, shown only here: send it to the
+        invitee, who joins with ``accept_invitation(token)`` signed in as that address.
+        Inviting an address again replaces its pending invitation."""
+        what = f"invite {email!r}"
+        args = {
+            "p_tenant_id": await self._tenant(tenant_id),
+            "p_email": email,
+            "p_role": role,
+            "p_valid_for": valid_for,
+        }
+        payload = to_json(InviteMemberArgs, args, what)
+        return await self._one(Call("invite_member", payload), NewInvitation, what)
+
+    async def invitations(self, *, tenant_id: UUID | None = None) -> builtins.list[Invitation]:
+        """The tenant's invitations, newest first (admins)."""
+        where = (eq("tenant_id", str(await self._tenant(tenant_id))),)
+        op = Select("invitations", where, (Order("created_at", descending=True), Order("id")))
+        return await self._all(op, Invitation, "invitations")
+
+    async def revoke_invitation(self, invitation_id: UUID, *, tenant_id: UUID | None = None) -> Invitation:
+        """Withdraw an invitation (admins); its token stops working. Returns what was revoked."""
+        where = (eq("tenant_id", str(await self._tenant(tenant_id))), eq("id", str(invitation_id)))
+        return await self._one(Delete("invitations", where), Invitation, f"invitation {invitation_id}")
+
+    async def transfer_ownership(self, member_id: UUID, *, tenant_id: UUID | None = None) -> Member:
+        """Make an active member the owner and the calling owner an admin, in one call."""
+        what = f"transfer ownership to member {member_id}"
+        args = to_json(
+            TransferOwnershipArgs,
+            {"p_tenant_id": await self._tenant(tenant_id), "p_member_id": member_id},
+            what,
+        )
+        return await self._one(Call("transfer_ownership", args, "row"), Member, what)

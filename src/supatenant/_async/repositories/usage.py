@@ -87,8 +87,10 @@ class AsyncUsage(AsyncRepository):
         return await self._all(op, UsageMetricsRow, "usage")
 
     async def monthly(
-        self, *, since: date | None = None, until: date | None = None
+        self, *, since: date | None = None, until: date | None = None, tenant_id: UUID | None = None
     ) -> builtins.list[MonthlyUsage]:
-        """Per member and month (as of the summary's last refresh), for the caller's tenants."""
-        args = to_json(MonthlyUsageSummaryArgs, _given(p_from=since, p_to=until), "monthly usage")
+        """Per member and month (as of the summary's last refresh): the store's tenant, or
+        ``tenant_id``; all the caller's tenants when neither is known (the service role: all)."""
+        given = _given(p_from=since, p_to=until, p_tenant_id=self._tenant_filter(tenant_id))
+        args = to_json(MonthlyUsageSummaryArgs, given, "monthly usage")
         return await self._all(Call("monthly_usage_summary", args), MonthlyUsage, "monthly usage")

@@ -26,6 +26,10 @@ class Repository:
         """``tenant_id`` when given (service-role jobs), else the store's member's tenant."""
         return tenant_id if tenant_id is not None else (self._scope()).tenant_id
 
+    def _tenant_filter(self, tenant_id: UUID | None) -> UUID | None:
+        """``tenant_id``, else the store's tenant when it already knows it (no lookup), else None."""
+        return tenant_id if tenant_id is not None else self._store.known_tenant()
+
     def _run(self, op: Op, what: str) -> Result:
         return self._store.backend.run(op, what)
 

@@ -7,8 +7,8 @@ from uuid import UUID
 
 from supatenant._sync.repositories._base import Repository
 from supatenant._sync.repositories.conversations import _check_limit
-from supatenant.models import Message, MessagesInsert, to_json
-from supatenant.ops import Cmp, Condition, Insert, Select, eq
+from supatenant.models import Message, MessagesInsert, SearchMessagesArgs, to_json
+from supatenant.ops import Call, Condition, Insert, Select, eq
 from supatenant.paging import Cursor, Page, newest_first, older_than, page
 
 
@@ -65,13 +65,16 @@ class Messages(Repository):
     def search(
         self, query: str, *, conversation_id: UUID | None = None, limit: int = 20
     ) -> builtins.list[Message]:
-        """Full-text search (web-search syntax, English) over the messages the caller can read."""
+        """Full-text search (web-search syntax, English) over the messages the caller can read,
+        newest first, through ``search_messages``: the caller's memberships are resolved once and
+        the full-text index serves the tenant (RLS would keep it from serving a plain filter)."""
         _check_limit(limit)
-        where: tuple[Condition, ...] = (
-            eq("tenant_id", str(self._tenant(None))),
-            Cmp("content", "wfts", query),
-        )
-        if conversation_id is not None:
-            where += (eq("conversation_id", str(conversation_id)),)
-        op = Select("messages", where, newest_first("created_at"), limit)
-        return self._all(op, Message, "message search")
+        given = {
+            "p_query": query,
+            "p_tenant_id": self._tenant(None),
+            "p_conversation_id": conversation_id,
+            "p_limit": limit,
+        }
+        given = {k: v for k, v in given.items() if v is not None}
+        args = to_json(SearchMessagesArgs, given, "message search")
+        return self._all(Call("search_messages", args), Message, "message search")

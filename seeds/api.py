@@ -204,7 +204,7 @@ class ApiTarget:
     def _messages(self, rows: TenantRows) -> None:
         """Each conversation's messages in one request, sent only while it has none.
 
-        The ``messages_attach`` trigger counts every message it sees, so the conversations
+        The ``messages_count`` trigger counts every message it sees, so the conversations
         go in with no count and the trigger brings them to the planned one.
         """
         by_conversation: dict[Any, list[dict[str, Any]]] = {}

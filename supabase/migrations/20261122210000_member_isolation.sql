@@ -63,19 +63,44 @@ grant execute on function private.invoker_role(), private.role_bypasses_rls(name
 create index if not exists users_id_idx on public.users (id);
 
 -- JSON documents are bounded, so no single request can store megabytes of metadata.
--- not valid: rows already stored are not rechecked; every new or changed row is.
-alter table public.tenants drop constraint if exists tenants_settings_size_check;
-alter table public.tenants add constraint tenants_settings_size_check
-  check (octet_length(settings::text) <= 65536) not valid;
-alter table public.conversations drop constraint if exists conversations_metadata_size_check;
-alter table public.conversations add constraint conversations_metadata_size_check
-  check (octet_length(metadata::text) <= 65536) not valid;
-alter table public.messages drop constraint if exists messages_metadata_size_check;
-alter table public.messages add constraint messages_metadata_size_check
-  check (octet_length(metadata::text) <= 65536) not valid;
-alter table public.messages drop constraint if exists messages_tool_calls_size_check;
-alter table public.messages add constraint messages_tool_calls_size_check
-  check (tool_calls is null or octet_length(tool_calls::text) <= 262144) not valid;
+-- Triggers rather than check constraints: a document stored before the limit existed is
+-- only refused when it is written again, so an old row never blocks counters, archiving or
+-- deactivation. The condition is in each trigger's WHEN: no function call for rows within it.
+create or replace function private.refuse_large_document()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  raise exception '%', tg_argv[0] using errcode = '23514';
+end
+$$;
+comment on function private.refuse_large_document() is 'Trigger: refuses a row whose JSON document is over its limit; the message names the limit.';
+revoke all on function private.refuse_large_document() from public;
+
+create or replace trigger tenants_limit_document_size_on_insert before insert on public.tenants
+  for each row when (octet_length(new.settings::text) > 65536)
+  execute function private.refuse_large_document('tenants.settings holds at most 65536 bytes of JSON text');
+create or replace trigger tenants_limit_document_size_on_update before update of settings on public.tenants
+  for each row when (new.settings is distinct from old.settings and octet_length(new.settings::text) > 65536)
+  execute function private.refuse_large_document('tenants.settings holds at most 65536 bytes of JSON text');
+create or replace trigger conversations_limit_document_size_on_insert before insert on public.conversations
+  for each row when (octet_length(new.metadata::text) > 65536)
+  execute function private.refuse_large_document('conversations.metadata holds at most 65536 bytes of JSON text');
+create or replace trigger conversations_limit_document_size_on_update before update of metadata on public.conversations
+  for each row when (new.metadata is distinct from old.metadata and octet_length(new.metadata::text) > 65536)
+  execute function private.refuse_large_document('conversations.metadata holds at most 65536 bytes of JSON text');
+create or replace trigger messages_limit_document_size_on_insert before insert on public.messages
+  for each row when (octet_length(new.metadata::text) > 65536 or octet_length(new.tool_calls::text) > 262144)
+  execute function private.refuse_large_document(
+    'messages.metadata holds at most 65536 bytes of JSON text, messages.tool_calls 262144');
+create or replace trigger messages_limit_document_size_on_update before update of metadata, tool_calls on public.messages
+  for each row when (
+    (new.metadata is distinct from old.metadata and octet_length(new.metadata::text) > 65536)
+    or (new.tool_calls is distinct from old.tool_calls and octet_length(new.tool_calls::text) > 262144)
+  )
+  execute function private.refuse_large_document(
+    'messages.metadata holds at most 65536 bytes of JSON text, messages.tool_calls 262144');
 
 -- Invitations: the only way an auth account joins a tenant without the service role.
 create table if not exists public.invitations (
@@ -127,10 +152,12 @@ as $$
 declare
   scope record;
 begin
-  if tg_op = 'INSERT' and exists (
-    select 1 from public.users u where u.id = new.id and u.tenant_id <> new.tenant_id
-  ) then
-    raise exception 'member id % is already taken', new.id using errcode = '23505';
+  if tg_op = 'INSERT' or new.id <> old.id then
+    -- concurrent writers of the same id queue here, so the check below sees the first one
+    perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(new.id::text, 0));
+    if exists (select 1 from public.users u where u.id = new.id and u.tenant_id <> new.tenant_id) then
+      raise exception 'member id % is already taken', new.id using errcode = '23505';
+    end if;
   end if;
   if (select private.role_bypasses_rls(current_user)) then
     return new;
@@ -153,17 +180,21 @@ end
 $$;
 comment on function private.guard_member_changes() is 'Trigger: member ids are unique; only admins change roles or status; only owners touch the owner role. Every role RLS restricts is guarded.';
 
--- A tenant that has an active owner keeps one, whoever writes (the service role too).
--- The tenant row is locked first, so two owners demoting each other cannot both succeed.
+-- A tenant that has an active owner who can sign in keeps one, whoever writes (the service
+-- role too). The tenant row is locked first, and the remaining owners' rows too: under READ
+-- COMMITTED two owners demoting each other then see each other's change, and under
+-- REPEATABLE READ the second fails with a serialization error instead of reading a stale
+-- snapshot.
 create or replace function private.keep_an_owner()
 returns trigger
 language plpgsql security definer
 set search_path = ''
 as $$
 begin
-  if not (old.role = 'owner' and old.is_active) then
+  if not (old.role = 'owner' and old.is_active and old.auth_id is not null) then
     return null;
   end if;
+  -- an account deleted in Supabase Auth unlinks its member rows: that is Auth's to decide
   if tg_op = 'UPDATE' and new.role = 'owner' and new.is_active and new.tenant_id = old.tenant_id then
     return null;
   end if;
@@ -172,17 +203,18 @@ begin
   if not found then
     return null;
   end if;
-  if not exists (
-    select 1 from public.users u
-    where u.tenant_id = old.tenant_id and u.role = 'owner' and u.is_active and u.id <> old.id
-  ) then
+  perform 1 from public.users u
+   where u.tenant_id = old.tenant_id and u.role = 'owner' and u.is_active and u.auth_id is not null
+     and u.id <> old.id
+     for update;
+  if not found then
     raise exception 'tenant % would be left without an active owner: transfer ownership first', old.tenant_id
       using errcode = '23514';
   end if;
   return null;
 end
 $$;
-comment on function private.keep_an_owner() is 'Trigger: refuses a change or delete that leaves a tenant without an active owner.';
+comment on function private.keep_an_owner() is 'Trigger: refuses a change or delete that leaves a tenant without an active owner who can sign in.';
 revoke all on function private.keep_an_owner() from public;
 
 create or replace trigger users_keep_an_owner after update or delete on public.users
@@ -248,36 +280,39 @@ revoke insert on public.messages from authenticated;
 grant insert (id, tenant_id, conversation_id, role, content, metadata) on public.messages to authenticated;
 
 -- Policies, one per command, all matching against the caller's (tenant, member) pairs.
--- "Own rows, or any row of a tenant I administer" reads the caller's scopes once per
--- statement (offset 0 keeps the planner from copying the call) and probes them per row;
--- "own rows only" is a hashed (tenant, member) lookup. Neither is an index condition, so
--- the indexes that lead with tenant_id keep serving the query's own filter and order.
+-- Each read first bounds the row's tenant by an array of the caller's tenants, taken once
+-- per statement: an index condition, so a read that does not name its tenant (a Data API
+-- filter on id or conversation_id alone) is still an index read of the caller's tenants,
+-- never a scan of the platform. Then "own rows, or any row of a tenant I administer" reads
+-- the caller's scopes once (offset 0 keeps the planner from copying the call) and probes
+-- them per row; "own rows only" is a hashed (tenant, member) lookup.
 drop policy if exists "Members can read their own tenant" on public.tenants;
 create policy "Members can read their own tenant" on public.tenants
   for select to authenticated
-  using (id in (select s.tenant_id from private.caller_scopes() s));
+  using (id = any (array(select s.tenant_id from private.caller_scopes() s)));
 
 drop policy if exists "Owners can update their tenant" on public.tenants;
 create policy "Owners can update their tenant" on public.tenants
   for update to authenticated
-  using (id in (select s.tenant_id from private.caller_scopes() s where s.is_owner))
-  with check (id in (select s.tenant_id from private.caller_scopes() s where s.is_owner));
+  using (id = any (array(select s.tenant_id from private.caller_scopes() s where s.is_owner)))
+  with check (id = any (array(select s.tenant_id from private.caller_scopes() s where s.is_owner)));
 
 drop policy if exists "Members can read the members of their tenant" on public.users;
 create policy "Members can read the members of their tenant" on public.users
   for select to authenticated
-  using (tenant_id in (select s.tenant_id from private.caller_scopes() s));
+  using (tenant_id = any (array(select s.tenant_id from private.caller_scopes() s)));
 
 drop policy if exists "Admins can add members to their tenant" on public.users;
 create policy "Admins can add members to their tenant" on public.users
   for insert to authenticated
-  with check (auth_id is null and tenant_id in (select s.tenant_id from private.caller_scopes() s where s.is_admin));
+  with check (auth_id is null and tenant_id = any (array(select s.tenant_id from private.caller_scopes() s where s.is_admin)));
 
 drop policy if exists "Members can edit their own profile and admins any member of their tenant" on public.users;
 create policy "Members can edit their own profile and admins any member of their tenant" on public.users
   for update to authenticated
   using (
-    exists (
+    tenant_id = any (array(select s.tenant_id from private.caller_scopes() s))
+    and exists (
       select 1 from (select * from private.caller_scopes() offset 0) s
       where s.tenant_id = users.tenant_id and (s.is_admin or s.member_id = users.id)
     )
@@ -293,7 +328,8 @@ drop policy if exists "Members can read their own conversations and admins all i
 create policy "Members can read their own conversations and admins all in their tenant" on public.conversations
   for select to authenticated
   using (
-    exists (
+    tenant_id = any (array(select s.tenant_id from private.caller_scopes() s))
+    and exists (
       select 1 from (select * from private.caller_scopes() offset 0) s
       where s.tenant_id = conversations.tenant_id and (s.is_admin or s.member_id = conversations.user_id)
     )
@@ -307,14 +343,18 @@ create policy "Members can start conversations of their own" on public.conversat
 drop policy if exists "Members can update and archive their own conversations" on public.conversations;
 create policy "Members can update and archive their own conversations" on public.conversations
   for update to authenticated
-  using ((tenant_id, user_id) in (select s.tenant_id, s.member_id from private.caller_scopes() s))
+  using (
+    tenant_id = any (array(select s.tenant_id from private.caller_scopes() s))
+    and (tenant_id, user_id) in (select s.tenant_id, s.member_id from private.caller_scopes() s)
+  )
   with check ((tenant_id, user_id) in (select s.tenant_id, s.member_id from private.caller_scopes() s));
 
 drop policy if exists "Members can read messages of their own conversations and admins all in their tenant" on public.messages;
 create policy "Members can read messages of their own conversations and admins all in their tenant" on public.messages
   for select to authenticated
   using (
-    exists (
+    tenant_id = any (array(select s.tenant_id from private.caller_scopes() s))
+    and exists (
       select 1 from (select * from private.caller_scopes() offset 0) s
       where s.tenant_id = messages.tenant_id and (s.is_admin or s.member_id = messages.user_id)
     )
@@ -324,16 +364,14 @@ drop policy if exists "Members can add messages to their own conversations" on p
 drop policy if exists "Members can add user turns to their own conversations" on public.messages;
 create policy "Members can add user turns to their own conversations" on public.messages
   for insert to authenticated
-  with check (
-    role = 'user'
-    and (tenant_id, user_id) in (select s.tenant_id, s.member_id from private.caller_scopes() s)
-  );
+  with check (role = 'user' and (tenant_id, user_id) in (select s.tenant_id, s.member_id from private.caller_scopes() s));
 
 drop policy if exists "Members can read their own feedback and admins all in their tenant" on public.feedback;
 create policy "Members can read their own feedback and admins all in their tenant" on public.feedback
   for select to authenticated
   using (
-    exists (
+    tenant_id = any (array(select s.tenant_id from private.caller_scopes() s))
+    and exists (
       select 1 from (select * from private.caller_scopes() offset 0) s
       where s.tenant_id = feedback.tenant_id and (s.is_admin or s.member_id = feedback.user_id)
     )
@@ -355,19 +393,26 @@ create policy "Members can rate messages they can read" on public.feedback
 drop policy if exists "Members can change their own feedback" on public.feedback;
 create policy "Members can change their own feedback" on public.feedback
   for update to authenticated
-  using ((tenant_id, user_id) in (select s.tenant_id, s.member_id from private.caller_scopes() s))
+  using (
+    tenant_id = any (array(select s.tenant_id from private.caller_scopes() s))
+    and (tenant_id, user_id) in (select s.tenant_id, s.member_id from private.caller_scopes() s)
+  )
   with check ((tenant_id, user_id) in (select s.tenant_id, s.member_id from private.caller_scopes() s));
 
 drop policy if exists "Members can remove their own feedback" on public.feedback;
 create policy "Members can remove their own feedback" on public.feedback
   for delete to authenticated
-  using ((tenant_id, user_id) in (select s.tenant_id, s.member_id from private.caller_scopes() s));
+  using (
+    tenant_id = any (array(select s.tenant_id from private.caller_scopes() s))
+    and (tenant_id, user_id) in (select s.tenant_id, s.member_id from private.caller_scopes() s)
+  );
 
 drop policy if exists "Members can read their own usage and admins all in their tenant" on public.usage_metrics;
 create policy "Members can read their own usage and admins all in their tenant" on public.usage_metrics
   for select to authenticated
   using (
-    exists (
+    tenant_id = any (array(select s.tenant_id from private.caller_scopes() s))
+    and exists (
       select 1 from (select * from private.caller_scopes() offset 0) s
       where s.tenant_id = usage_metrics.tenant_id and (s.is_admin or s.member_id = usage_metrics.user_id)
     )
@@ -376,12 +421,12 @@ create policy "Members can read their own usage and admins all in their tenant" 
 drop policy if exists "Admins can read their tenant's invitations" on public.invitations;
 create policy "Admins can read their tenant's invitations" on public.invitations
   for select to authenticated
-  using (tenant_id in (select s.tenant_id from private.caller_scopes() s where s.is_admin));
+  using (tenant_id = any (array(select s.tenant_id from private.caller_scopes() s where s.is_admin)));
 
 drop policy if exists "Admins can revoke their tenant's invitations" on public.invitations;
 create policy "Admins can revoke their tenant's invitations" on public.invitations
   for delete to authenticated
-  using (tenant_id in (select s.tenant_id from private.caller_scopes() s where s.is_admin));
+  using (tenant_id = any (array(select s.tenant_id from private.caller_scopes() s where s.is_admin)));
 
 -- The array helpers the old policies used check tenant and member apart; nothing may use them again.
 drop function if exists private.member_ids();
@@ -467,10 +512,12 @@ begin
   if exists (select 1 from public.users u where u.tenant_id = invitation.tenant_id and u.auth_id = caller) then
     raise exception 'you are already a member of this tenant' using errcode = '23505';
   end if;
-  -- a member row an admin added for this address, with no account yet, becomes theirs
+  -- a member row added for this address, with no account yet, becomes theirs; an owner row
+  -- only through an owner's invitation (only owners invite owners), as the guard would rule
   update public.users u
      set auth_id = caller, role = invitation.role, is_active = true
    where u.tenant_id = invitation.tenant_id and lower(u.email) = lower(invitation.email) and u.auth_id is null
+     and (u.role <> 'owner' or invitation.role = 'owner')
   returning u.* into joined;
   if joined.id is null then
     insert into public.users (tenant_id, auth_id, email, role)

@@ -18,10 +18,13 @@ drop trigger if exists messages_set_owner on public.messages;
 drop function if exists private.count_message();
 drop function if exists private.set_message_owner();
 
-alter table public.messages drop constraint if exists messages_tool_calls_size_check;
-alter table public.messages drop constraint if exists messages_metadata_size_check;
-alter table public.conversations drop constraint if exists conversations_metadata_size_check;
-alter table public.tenants drop constraint if exists tenants_settings_size_check;
+drop trigger if exists messages_limit_document_size_on_update on public.messages;
+drop trigger if exists messages_limit_document_size_on_insert on public.messages;
+drop trigger if exists conversations_limit_document_size_on_update on public.conversations;
+drop trigger if exists conversations_limit_document_size_on_insert on public.conversations;
+drop trigger if exists tenants_limit_document_size_on_update on public.tenants;
+drop trigger if exists tenants_limit_document_size_on_insert on public.tenants;
+drop function if exists private.refuse_large_document();
 drop index if exists public.users_id_idx;
 
 -- The caller's active memberships in active tenants. Not granted to any API role: only

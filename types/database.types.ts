@@ -257,7 +257,7 @@ isOneToOne: false
 { Args: Record<PropertyKey, never>; Returns: undefined
                            },
 "search_messages":
-{ Args: { "p_conversation_id"?: string,"p_limit"?: number,"p_query": string,"p_tenant_id"?: string }; Returns: {
+{ Args: { "p_conversation_id"?: string,"p_limit"?: number,"p_member_id"?: string,"p_query": string,"p_tenant_id"?: string }; Returns: {
               "content": string,
 "conversation_id": string,
 "created_at": string,

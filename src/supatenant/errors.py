@@ -63,7 +63,8 @@ class PermissionDenied(DatabaseError):
 
 
 class InvalidInput(DatabaseError):
-    """A value was rejected by a check, a type or a function's validation (22xxx, 23514, 23502)."""
+    """A value was rejected by a check, a type or a function's validation (22xxx, 23514, 23502),
+    or went past a program limit (54xxx: a search query too complex, say)."""
 
 
 class InvalidReference(DatabaseError):
@@ -92,7 +93,7 @@ def class_for_sqlstate(sqlstate: str | None) -> type[DatabaseError]:
     exact = _BY_SQLSTATE.get(sqlstate)
     if exact is not None:
         return exact
-    if sqlstate.startswith("22"):
+    if sqlstate.startswith(("22", "54")):  # data exceptions; program limits (a query too complex)
         return InvalidInput
     return DatabaseError
 

@@ -162,11 +162,15 @@ begin
   if (select private.role_bypasses_rls(current_user)) then
     return new;
   end if;
+  select s.member_id, s.is_admin, s.is_owner into scope
+    from private.caller_scopes() s where s.tenant_id = new.tenant_id;
+  if tg_op = 'UPDATE' and new.display_name is distinct from old.display_name
+     and new.id is distinct from scope.member_id then
+    raise exception 'a display name is changed by its member only' using errcode = '42501';
+  end if;
   if tg_op = 'UPDATE' and new.role = old.role and new.is_active = old.is_active then
     return new;
   end if;
-  select s.is_admin, s.is_owner into scope
-    from private.caller_scopes() s where s.tenant_id = new.tenant_id;
   if not coalesce(scope.is_admin, false) then
     raise exception 'only an admin or owner may add members or change a member''s role or status'
       using errcode = '42501';
@@ -178,7 +182,7 @@ begin
   return new;
 end
 $$;
-comment on function private.guard_member_changes() is 'Trigger: member ids are unique; only admins change roles or status; only owners touch the owner role. Every role RLS restricts is guarded.';
+comment on function private.guard_member_changes() is 'Trigger: member ids are unique; display names are their member''s; only admins change roles or status; only owners touch the owner role. Every role RLS restricts is guarded.';
 
 -- A tenant that has an active owner who can sign in keeps one, whoever writes (the service
 -- role too). The tenant row is locked first, and the remaining owners' rows too: under READ
@@ -242,11 +246,17 @@ begin
     raise exception 'conversation % does not exist or is not yours', new.conversation_id
       using errcode = '42501';
   end if;
+  -- a back end writing for a member names them: a turn for someone else's thread is refused
+  if new.user_id is not null and new.user_id <> owner_id then
+    raise exception 'conversation % is not member %''s', new.conversation_id, new.user_id
+      using errcode = '42501';
+  end if;
   new.user_id := owner_id;
   return new;
 end
 $$;
-comment on function private.set_message_owner() is 'Trigger: sets messages.user_id from the conversation the writer can see; a missing conversation and another member''s are refused alike.';
+comment on column public.messages.user_id is 'The member whose conversation this is: taken from the conversation by trigger; a writer that sends it must send that member.';
+comment on function private.set_message_owner() is 'Trigger: sets messages.user_id from the conversation the writer can see (a writer that names a member must name its owner); a missing conversation and another member''s are refused alike.';
 revoke all on function private.set_message_owner() from public;
 
 create or replace function private.count_message()
@@ -272,12 +282,17 @@ create or replace trigger messages_set_owner before insert on public.messages
 create or replace trigger messages_count after insert on public.messages
   for each row execute function private.count_message();
 
--- Column privileges: ids and auth links are not the caller's to choose; members write the
--- text of their own turns, not model, token or tool fields.
+-- Column privileges: ids and auth links are not the caller's to choose (a chosen id that
+-- collides says "this exists" about a row the caller cannot see); members write the text
+-- of their own turns, not model, token or tool fields.
 revoke insert on public.users from authenticated;
 grant insert (tenant_id, email, display_name, role, is_active) on public.users to authenticated;
+revoke insert on public.conversations from authenticated;
+grant insert (tenant_id, user_id, title, metadata, is_archived) on public.conversations to authenticated;
 revoke insert on public.messages from authenticated;
-grant insert (id, tenant_id, conversation_id, role, content, metadata) on public.messages to authenticated;
+grant insert (tenant_id, conversation_id, role, content, metadata) on public.messages to authenticated;
+revoke insert on public.feedback from authenticated;
+grant insert (tenant_id, message_id, user_id, rating, comment) on public.feedback to authenticated;
 
 -- Policies, one per command, all matching against the caller's (tenant, member) pairs.
 -- Each read first bounds the row's tenant by an array of the caller's tenants, taken once
@@ -505,6 +520,15 @@ begin
   if invitation.id is null then
     raise exception 'no such invitation, or it was used, revoked or has expired' using errcode = 'P0002';
   end if;
+  -- the invitation is only as good as its sender's standing now: a sender since deactivated
+  -- or demoted can no longer bring anyone in (an invitation of the service role's has none)
+  if invitation.invited_by is not null and not exists (
+    select 1 from public.users u
+    where u.tenant_id = invitation.tenant_id and u.id = invitation.invited_by and u.is_active
+      and (u.role = 'owner' or (u.role = 'admin' and invitation.role <> 'owner'))
+  ) then
+    raise exception 'the member who sent this invitation may no longer invite' using errcode = '42501';
+  end if;
   select u.email into caller_email from auth.users u where u.id = caller;
   if caller_email is null or lower(caller_email) <> lower(invitation.email) then
     raise exception 'this invitation is for another email address' using errcode = '42501';
@@ -575,7 +599,9 @@ $$;
 comment on function public.transfer_ownership(uuid, uuid) is
   'Makes an active member the tenant''s owner and the calling owner an admin, in one statement.';
 
--- Summaries and search: the caller's scopes first, then the index, one tenant at a time.
+-- Summaries and search: the caller's scopes first, then one indexed query per tenant (a
+-- loop, so the plan is always "this tenant by index", never a join the planner could turn
+-- into a scan of every tenant's rows).
 drop function if exists public.message_feedback_summary(uuid);
 create or replace function public.message_feedback_summary(p_conversation_id uuid default null, p_tenant_id uuid default null)
 returns table (
@@ -592,6 +618,8 @@ returns table (
 language plpgsql stable security definer
 set search_path = ''
 as $$
+declare
+  scope record;
 begin
   if (select private.role_bypasses_rls(private.invoker_role())) then
     return query
@@ -602,21 +630,22 @@ begin
         and (p_conversation_id is null or s.conversation_id = p_conversation_id);
     return;
   end if;
-  return query
-    select s.tenant_id, s.message_id, s.conversation_id, s.conversation_user_id,
-           s.positive_count, s.negative_count, s.total_count, s.score, s.last_feedback_at
-    from private.caller_scopes() c
-    cross join lateral (
-      select f.* from private.message_feedback_summary f
-      where f.tenant_id = c.tenant_id
-        and (c.is_admin or f.conversation_user_id = c.member_id)
-        and (p_conversation_id is null or f.conversation_id = p_conversation_id)
-    ) s
-    where p_tenant_id is null or c.tenant_id = p_tenant_id;
+  for scope in
+    select c.tenant_id, c.member_id, c.is_admin from private.caller_scopes() c
+    where p_tenant_id is null or c.tenant_id = p_tenant_id
+  loop
+    return query
+      select s.tenant_id, s.message_id, s.conversation_id, s.conversation_user_id,
+             s.positive_count, s.negative_count, s.total_count, s.score, s.last_feedback_at
+      from private.message_feedback_summary s
+      where s.tenant_id = scope.tenant_id
+        and (scope.is_admin or s.conversation_user_id = scope.member_id)
+        and (p_conversation_id is null or s.conversation_id = p_conversation_id);
+  end loop;
 end
 $$;
 comment on function public.message_feedback_summary(uuid, uuid) is
-  'Feedback totals per message the caller may read (admins: their tenant; members: their own conversations), optionally for one conversation or tenant.';
+  'Feedback totals per message the caller may read (admins: their tenant; members: their own conversations, every rating of them counted), optionally for one conversation or tenant.';
 
 drop function if exists public.monthly_usage_summary(date, date);
 create or replace function public.monthly_usage_summary(
@@ -636,6 +665,8 @@ returns table (
 language plpgsql stable security definer
 set search_path = ''
 as $$
+declare
+  scope record;
 begin
   if (select private.role_bypasses_rls(private.invoker_role())) then
     return query
@@ -647,75 +678,129 @@ begin
         and (p_to is null or s.month <= p_to);
     return;
   end if;
-  return query
-    select s.tenant_id, s.user_id, s.month, s.request_count, s.prompt_tokens,
-           s.completion_tokens, s.total_tokens, s.cost_usd, s.active_days
-    from private.caller_scopes() c
-    cross join lateral (
-      select m.* from private.monthly_usage_summary m
-      where m.tenant_id = c.tenant_id
-        and (c.is_admin or m.user_id = c.member_id)
-        and (p_from is null or m.month >= date_trunc('month', p_from)::date)
-        and (p_to is null or m.month <= p_to)
-    ) s
-    where p_tenant_id is null or c.tenant_id = p_tenant_id;
+  for scope in
+    select c.tenant_id, c.member_id, c.is_admin from private.caller_scopes() c
+    where p_tenant_id is null or c.tenant_id = p_tenant_id
+  loop
+    return query
+      select s.tenant_id, s.user_id, s.month, s.request_count, s.prompt_tokens,
+             s.completion_tokens, s.total_tokens, s.cost_usd, s.active_days
+      from private.monthly_usage_summary s
+      where s.tenant_id = scope.tenant_id
+        and (scope.is_admin or s.user_id = scope.member_id)
+        and (p_from is null or s.month >= date_trunc('month', p_from)::date)
+        and (p_to is null or s.month <= p_to);
+  end loop;
 end
 $$;
 comment on function public.monthly_usage_summary(date, date, uuid) is
   'Monthly usage rows the caller may read (admins: their tenant; members: their own), months from p_from through p_to, optionally for one tenant.';
 
--- @@ is not leakproof, so under RLS the full-text index cannot serve a member's search;
--- here the caller's scopes are applied first and the index serves each tenant.
+-- Full-text search bounded by tenant inside the index itself: each message's document
+-- carries a lexeme naming its tenant, one the text parser can never produce (it holds a
+-- space), and every search asks for it. The index then hands back only that tenant's
+-- candidates, whatever the words, so no query makes the database read other tenants'
+-- matches. (An index on content alone served a tenant's search by reading every tenant's
+-- matches; and under RLS it cannot serve a member at all, @@ not being leakproof.)
+create or replace function private.search_document(p_tenant_id uuid, p_content text)
+returns tsvector
+language sql immutable parallel safe
+set search_path = ''
+as $$
+  select pg_catalog.to_tsvector('english'::regconfig, p_content)
+      || pg_catalog.array_to_tsvector(array['tenant ' || p_tenant_id::text])
+$$;
+comment on function private.search_document(uuid, text) is 'A message''s English full-text document plus a lexeme naming its tenant; the expression of messages_tenant_search_idx.';
+
+create or replace function private.search_query(p_tenant_id uuid, p_query text)
+returns tsquery
+language sql immutable parallel safe
+set search_path = ''
+as $$
+  select pg_catalog.websearch_to_tsquery('english'::regconfig, p_query)
+      && pg_catalog.quote_literal('tenant ' || p_tenant_id::text)::tsquery
+$$;
+comment on function private.search_query(uuid, text) is 'A web-search query (English) restricted to one tenant''s documents, for messages_tenant_search_idx.';
+
+revoke all on function private.search_document(uuid, text), private.search_query(uuid, text) from public;
+grant execute on function private.search_document(uuid, text), private.search_query(uuid, text)
+  to authenticated, service_role;
+
+create index if not exists messages_tenant_search_idx
+  on public.messages using gin (private.search_document(tenant_id, content));
+comment on index public.messages_tenant_search_idx is
+  'Full-text index whose documents carry their tenant: a search reads one tenant''s candidates only.';
+drop index if exists public.messages_content_search_idx;
+
 create or replace function public.search_messages(
-  p_query text, p_tenant_id uuid default null, p_conversation_id uuid default null, p_limit integer default 20
+  p_query text, p_tenant_id uuid default null, p_conversation_id uuid default null, p_limit integer default 20,
+  p_member_id uuid default null
 )
 returns setof public.messages
 language plpgsql stable security definer
 set search_path = ''
 as $$
+declare
+  scope record;
+  hits public.messages[] := array[]::public.messages[];
+  batch public.messages[];
 begin
   if p_query is null then
     raise exception 'a search needs a query' using errcode = '22004';
+  end if;
+  if length(p_query) > 1000 or numnode(websearch_to_tsquery('english'::regconfig, p_query)) > 64 then
+    raise exception 'a search takes at most 1000 characters and 32 terms' using errcode = '22023';
   end if;
   if p_limit is null or p_limit < 1 or p_limit > 1000 then
     raise exception 'limit must be between 1 and 1000' using errcode = '22023';
   end if;
   if (select private.role_bypasses_rls(private.invoker_role())) then
-    return query
-      select m.* from public.messages m
-      where (p_tenant_id is null or m.tenant_id = p_tenant_id)
-        and (p_conversation_id is null or m.conversation_id = p_conversation_id)
-        and to_tsvector('english'::regconfig, m.content) @@ websearch_to_tsquery('english'::regconfig, p_query)
-      order by m.created_at desc, m.id desc
-      limit p_limit;
-    return;
+    -- the service role may name the member it acts for; without a tenant it searches them all
+    for scope in
+      select t.id as tenant_id, p_member_id as member_id, p_member_id is null as is_admin
+      from public.tenants t where p_tenant_id is null or t.id = p_tenant_id
+    loop
+      select array_agg(x.m order by (x.m).created_at desc, (x.m).id desc) into batch from (
+        select m from public.messages m
+        where m.tenant_id = scope.tenant_id
+          and private.search_document(m.tenant_id, m.content) @@ private.search_query(scope.tenant_id, p_query)
+          and (scope.is_admin or m.user_id = scope.member_id)
+          and (p_conversation_id is null or m.conversation_id = p_conversation_id)
+        order by m.created_at desc, m.id desc
+        limit p_limit
+      ) x;
+      hits := hits || coalesce(batch, array[]::public.messages[]);
+    end loop;
+  else
+    for scope in
+      select c.tenant_id, c.member_id, c.is_admin from private.caller_scopes() c
+      where p_tenant_id is null or c.tenant_id = p_tenant_id
+    loop
+      select array_agg(x.m order by (x.m).created_at desc, (x.m).id desc) into batch from (
+        select m from public.messages m
+        where m.tenant_id = scope.tenant_id
+          and private.search_document(m.tenant_id, m.content) @@ private.search_query(scope.tenant_id, p_query)
+          and (scope.is_admin or m.user_id = scope.member_id)
+          and (p_conversation_id is null or m.conversation_id = p_conversation_id)
+        order by m.created_at desc, m.id desc
+        limit p_limit
+      ) x;
+      hits := hits || coalesce(batch, array[]::public.messages[]);
+    end loop;
   end if;
-  return query
-    select m.* from private.caller_scopes() c
-    cross join lateral (
-      select x.* from public.messages x
-      where x.tenant_id = c.tenant_id
-        and (c.is_admin or x.user_id = c.member_id)
-        and (p_conversation_id is null or x.conversation_id = p_conversation_id)
-        and to_tsvector('english'::regconfig, x.content) @@ websearch_to_tsquery('english'::regconfig, p_query)
-      order by x.created_at desc, x.id desc
-      limit p_limit
-    ) m
-    where p_tenant_id is null or c.tenant_id = p_tenant_id
-    order by m.created_at desc, m.id desc
-    limit p_limit;
+  return query select * from unnest(hits) f order by f.created_at desc, f.id desc limit p_limit;
 end
 $$;
-comment on function public.search_messages(text, uuid, uuid, integer) is
-  'Full-text search (web-search syntax, English) over the messages the caller may read, newest first; served by the full-text index.';
+comment on function public.search_messages(text, uuid, uuid, integer, uuid) is
+  'Full-text search (web-search syntax, English; at most 32 terms) over the messages the caller may read, newest first, one tenant at a time through messages_tenant_search_idx. The service role may pass p_member_id to search as that member''s back end.';
 
 revoke all on function public.invite_member(uuid, text, text, interval), public.accept_invitation(text),
   public.my_memberships(), public.transfer_ownership(uuid, uuid),
   public.message_feedback_summary(uuid, uuid), public.monthly_usage_summary(date, date, uuid),
-  public.search_messages(text, uuid, uuid, integer)
+  public.search_messages(text, uuid, uuid, integer, uuid)
   from public, anon, authenticated;
 grant execute on function public.invite_member(uuid, text, text, interval), public.accept_invitation(text),
   public.my_memberships(), public.transfer_ownership(uuid, uuid),
   public.message_feedback_summary(uuid, uuid), public.monthly_usage_summary(date, date, uuid),
-  public.search_messages(text, uuid, uuid, integer)
+  public.search_messages(text, uuid, uuid, integer, uuid)
   to authenticated, service_role;

@@ -1,7 +1,14 @@
 -- Inverse of 20261122210000_member_isolation.sql: the array helpers, their policies,
 -- the definer message trigger and the earlier function signatures, exactly as before.
 
-drop function if exists public.search_messages(text, uuid, uuid, integer);
+drop function if exists public.search_messages(text, uuid, uuid, integer, uuid);
+create index if not exists messages_content_search_idx
+  on public.messages using gin (to_tsvector('english'::regconfig, content));
+comment on index public.messages_content_search_idx is
+  'English full-text index over message content, for wfts(english) searches.';
+drop index if exists public.messages_tenant_search_idx;
+drop function if exists private.search_query(uuid, text);
+drop function if exists private.search_document(uuid, text);
 drop function if exists public.monthly_usage_summary(date, date, uuid);
 drop function if exists public.message_feedback_summary(uuid, uuid);
 drop function if exists public.transfer_ownership(uuid, uuid);
@@ -17,6 +24,7 @@ drop trigger if exists messages_count on public.messages;
 drop trigger if exists messages_set_owner on public.messages;
 drop function if exists private.count_message();
 drop function if exists private.set_message_owner();
+comment on column public.messages.user_id is 'The member whose conversation this is, copied from the conversation by trigger whatever the writer sends.';
 
 drop trigger if exists messages_limit_document_size_on_update on public.messages;
 drop trigger if exists messages_limit_document_size_on_insert on public.messages;
@@ -182,6 +190,10 @@ revoke all on function private.attach_message() from public;
 create or replace trigger messages_attach before insert on public.messages
   for each row execute function private.attach_message();
 
+revoke insert on public.conversations from authenticated;
+grant insert (id, tenant_id, user_id, title, metadata, is_archived) on public.conversations to authenticated;
+revoke insert on public.feedback from authenticated;
+grant insert (id, tenant_id, message_id, user_id, rating, comment) on public.feedback to authenticated;
 revoke insert on public.messages from authenticated;
 grant insert (id, tenant_id, conversation_id, role, content, tool_calls, model, token_count, latency_ms, metadata)
   on public.messages to authenticated;

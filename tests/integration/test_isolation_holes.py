@@ -382,6 +382,56 @@ def test_only_admins_invite_and_only_owners_invite_owners(iso: Iso, tx: Conn) ->
     assert joined == (iso.ids["tenant_A"], "owner")
 
 
+def test_an_invitation_is_only_as_good_as_its_senders_standing(iso: Iso, tx: Conn) -> None:
+    admin, owner, invitee = iso.who("admin"), iso.who("owner"), iso.who("invitee")
+    accept: LiteralString = "select id from accept_invitation(%(token)s)"
+    _, token = _invite(tx, admin, iso.ids["tenant_A"], "invitee@example.test", "admin")
+    # the admin who sent it is deactivated before it is accepted: it brings nobody in
+    assert ok(tx, owner, "update users set is_active = false where id = %(admin)s returning id", iso.params())
+    refused(tx, invitee, accept, {"token": token})
+    # reactivated, the same invitation works
+    assert ok(tx, owner, "update users set is_active = true where id = %(admin)s returning id", iso.params())
+    assert ok(tx, invitee, accept, {"token": token})
+
+
+def test_members_choose_no_row_ids(iso: Iso, tx: Conn) -> None:
+    """A chosen id that collides with a row the caller cannot see would say it exists."""
+    m1, p = iso.who("m1"), iso.params(new=uuid.uuid4())
+    refused(
+        tx, m1, "insert into conversations (id, tenant_id, user_id) values (%(new)s, %(tenant_A)s, %(m1)s)", p
+    )
+    refused(
+        tx,
+        m1,
+        "insert into messages (id, tenant_id, conversation_id, role, content)"
+        " values (%(new)s, %(tenant_A)s, %(c1)s, 'user', 'x')",
+        p,
+    )
+    refused(
+        tx,
+        m1,
+        "insert into feedback (id, tenant_id, message_id, user_id, rating) values (%(new)s, %(tenant_A)s, %(a1b)s, %(m1)s, 1)",
+        p,
+    )
+    # the same rows with generated ids
+    [(conv,)] = ok(
+        tx, m1, "insert into conversations (tenant_id, user_id) values (%(tenant_A)s, %(m1)s) returning id", p
+    )
+    assert conv != p["new"]
+    assert ok(
+        tx,
+        m1,
+        "insert into messages (tenant_id, conversation_id, role, content) values (%(tenant_A)s, %(c1)s, 'user', 'x') returning id",
+        p,
+    )
+    assert ok(
+        tx,
+        m1,
+        "insert into feedback (tenant_id, message_id, user_id, rating) values (%(tenant_A)s, %(a1b)s, %(m1)s, 1) returning id",
+        p,
+    )
+
+
 def test_a_member_row_added_for_an_address_becomes_the_accepting_account(iso: Iso, tx: Conn) -> None:
     admin = iso.who("admin")
     [(member_id,)] = ok(
@@ -832,35 +882,63 @@ def test_search_returns_exactly_the_messages_the_caller_may_read(iso: Iso, tx: C
     assert found == {iso.ids[name] for name in expected}
 
 
-def test_search_by_the_service_role_is_served_by_the_full_text_index(iso: Iso, tx: Conn) -> None:
-    # enough rows in one tenant that only the full-text index makes the search cheap
+def test_search_reads_only_the_searched_tenants_candidates_from_the_index(iso: Iso, tx: Conn) -> None:
+    # another tenant full of matches: an index on content alone would hand them all back to
+    # be rechecked and filtered away, a cost any member could impose on the platform
     tx.execute(
-        "insert into messages (tenant_id, conversation_id, user_id, role, content)"
-        " select %(tenant_A)s, %(c2)s, %(m2)s, 'assistant', 'filler turn number ' || g"
+        "insert into messages (tenant_id, conversation_id, role, content)"
+        " select %(tenant_B)s, %(cB)s, 'assistant', 'refund refund number ' || g"
         " from generate_series(1, 3000) g",
         iso.params(),
     )
     tx.execute(
-        "insert into messages (tenant_id, conversation_id, user_id, role, content)"
-        " values (%(tenant_A)s, %(c1)s, %(m1)s, 'user', 'where is my refund')",
+        "insert into messages (tenant_id, conversation_id, role, content)"
+        " values (%(tenant_A)s, %(c1)s, 'user', 'where is my refund')",
         iso.params(),
     )
     tx.execute("analyze public.messages")
     act(tx, Identity.service())
+    # the statement search_messages runs for each of the caller's tenants
     [(plan,)] = tx.execute(
-        "explain (format json) select * from messages where tenant_id = %s"
-        " and to_tsvector('english', content) @@ websearch_to_tsquery('english', %s)",
-        (iso.ids["tenant_A"], "refund"),
+        "explain (analyze, format json) select * from messages m where m.tenant_id = %(t)s"
+        " and private.search_document(m.tenant_id, m.content) @@ private.search_query(%(t)s, 'refund')",
+        {"t": iso.ids["tenant_A"]},
     ).fetchall()
-    assert "messages_content_search_idx" in json.dumps(plan)
-    assert (
-        len(
-            ok(tx, Identity.service(), "select id from search_messages('refund', %(tenant_A)s)", iso.params())
-        )
-        == 1
-    )
+    [(in_a,)] = tx.execute("select count(*) from messages where tenant_id = %s", (iso.ids["tenant_A"],))
+    touched = [
+        n["Actual Rows"] + n.get("Rows Removed by Filter", 0) + n.get("Rows Removed by Index Recheck", 0)
+        for n in _plan_nodes(plan[0]["Plan"])
+        if "Index Name" in n
+    ]
+    assert touched, json.dumps(plan)
+    assert max(touched) <= in_a, json.dumps(plan)  # A's rows at most, never B's 3,000 matches
+    # the full-text index alone bounds a search by its tenant: asked with no tenant filter at
+    # all, it hands back A's candidates only
+    tx.execute("set local enable_seqscan = off")
+    [(plan,)] = tx.execute(
+        "explain (analyze, format json) select * from messages m"
+        " where private.search_document(m.tenant_id, m.content) @@ private.search_query(%(t)s, 'refund')",
+        {"t": iso.ids["tenant_A"]},
+    ).fetchall()
+    scans = [n for n in _plan_nodes(plan[0]["Plan"]) if n.get("Index Name") == "messages_tenant_search_idx"]
+    assert scans, json.dumps(plan)
+    assert all(n["Actual Rows"] <= in_a for n in scans), json.dumps(plan)
+    found = ok(tx, Identity.service(), "select id from search_messages('refund', %(tenant_A)s)", iso.params())
+    assert len(found) == 1
     assert len(ok(tx, iso.who("m1"), "select id from search_messages('refund')")) == 1
     assert ok(tx, iso.who("m2"), "select id from search_messages('refund')") == []
+    assert len(ok(tx, iso.who("outsider"), "select id from search_messages('refund', p_limit => 5)")) == 5
+
+
+def test_a_search_too_complex_is_refused_before_it_runs(iso: Iso, tx: Conn) -> None:
+    many = " or ".join(f'"word{i} other{i}"' for i in range(40))
+    refused(tx, iso.who("m1"), "select id from search_messages(%(q)s)", {"q": many}, "22023")
+    refused(tx, iso.who("m1"), "select id from search_messages(%(q)s)", {"q": "x" * 1001}, "22023")
+    assert ok(tx, iso.who("m1"), "select id from search_messages(%(q)s)", {"q": "text of a1"})
+
+
+def _plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [plan, *(n for child in plan.get("Plans", []) for n in _plan_nodes(child))]
 
 
 # memberships ---------------------------------------------------------------------------------------

@@ -467,3 +467,60 @@ def test_ownership_moves_in_one_call_and_a_tenant_keeps_an_owner(
     assert promoted.role == "owner"
     assert act("admin").members.get(t.member["owner"]).role == "admin"
     assert act("admin").members.me().role == "owner"
+
+
+def test_a_back_end_working_for_a_member_reaches_that_members_threads_only(
+    act: Callable[[str], Store], service: Store, t: Tenancy
+) -> None:
+    colleagues = act("m2").conversations.create("m2's")
+    act("m2").messages.append(colleagues.id, role="user", content="private")
+    mine = act("m1").conversations.create("m1's")
+    back_end = service.for_member(t.tenant_id, t.member["m1"])  # conversation ids come from requests
+    with pytest.raises(PermissionDenied, match="is not member"):
+        back_end.messages.append(colleagues.id, role="assistant", content="planted")
+    with pytest.raises(NotFound):
+        back_end.conversations.get(colleagues.id)
+    with pytest.raises(NotFound):
+        back_end.conversations.update(colleagues.id, title="taken")
+    with pytest.raises(NotFound):
+        back_end.conversations.thread(colleagues.id)
+    assert back_end.messages.list(colleagues.id).items == []
+    assert [c.id for c in back_end.conversations.list(everyone=True).items] == [mine.id]
+    assert back_end.messages.search("private") == []
+    # the same calls for the member's own thread work
+    answer = back_end.messages.append(mine.id, role="assistant", content="private answer")
+    assert answer.user_id == t.member["m1"]
+    assert back_end.conversations.thread(mine.id).messages == [answer]
+    assert [m.id for m in back_end.messages.search("private")] == [answer.id]
+    assert [m.content for m in act("m2").conversations.thread(colleagues.id).messages] == ["private"]
+
+
+def test_a_unit_of_work_keeps_one_identity(db_url: str, t: Tenancy) -> None:
+    with Store.connect(db_url, service_role=True, max_size=2) as service:
+        _one_identity_scenario(service, t)
+
+
+def _one_identity_scenario(service: Store, t: Tenancy) -> None:
+    with service.unit_of_work() as uow:
+        with pytest.raises(Unsupported, match="one identity"):
+            uow.as_user(t.auth["m1"])
+        with pytest.raises(Unsupported):
+            uow.as_service()
+        # working for a member stays in the unit's transaction
+        uow.for_member(t.tenant_id, t.member["m1"]).conversations.create("in the unit")
+    assert "in the unit" not in [
+        c.title for c in service.for_member(t.tenant_id, t.member["m1"]).conversations.list().items
+    ]
+
+
+def test_a_statement_error_filed_under_operational_is_not_a_lost_connection(db_url: str) -> None:
+    import psycopg.errors
+
+    from supatenant.backends.postgres import connection_lost
+
+    with psycopg.connect(db_url) as conn, pytest.raises(psycopg.OperationalError) as raised:
+        conn.execute("select repeat('x', 2048)::tsvector")  # 54000: a word too long for a tsvector
+    assert raised.value.sqlstate is not None
+    assert raised.value.sqlstate.startswith("54")
+    assert not connection_lost(raised.value)
+    assert connection_lost(psycopg.OperationalError("server closed the connection unexpectedly"))

@@ -58,15 +58,19 @@ def test_new_message_bumps_its_conversation(conn: psycopg.Connection[Any]) -> No
     assert after[2] > before[2]
 
 
-def test_message_user_id_always_comes_from_the_conversation(conn: psycopg.Connection[Any]) -> None:
+def test_message_user_id_comes_from_the_conversation_and_a_wrong_one_is_refused(
+    conn: psycopg.Connection[Any],
+) -> None:
     tenant = make_tenant(conn, members=2)
     conv = _conversation(conn, tenant)  # owned by members[0]
-    conn.execute(
-        "insert into messages (tenant_id, conversation_id, user_id, role, content) values (%s, %s, %s, 'assistant', 'x')",
-        (tenant.id, conv, tenant.members[1]),
-    )
-    row = conn.execute("select user_id from messages where conversation_id = %s", (conv,)).fetchone()
-    assert row == (tenant.members[0],)
+    insert = "insert into messages (tenant_id, conversation_id, user_id, role, content) values (%s, %s, %s, 'assistant', 'x')"
+    conn.execute(insert, (tenant.id, conv, None))
+    conn.execute(insert, (tenant.id, conv, tenant.members[0]))
+    rows = conn.execute("select user_id from messages where conversation_id = %s", (conv,)).fetchall()
+    assert rows == [(tenant.members[0],)] * 2
+    # a writer that names a member must name the thread's: never someone else's thread
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="is not member"):
+        conn.execute(insert, (tenant.id, conv, tenant.members[1]))
     conn.rollback()
 
 

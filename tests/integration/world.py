@@ -78,10 +78,10 @@ def build_world(conn: psycopg.Connection[Any]) -> World:
 
     def message(name: str, conv: str, tenant: str, ago: str = "0 seconds") -> None:
         ids[name] = key(f"message:{name}")
-        conn.execute(
-            "insert into public.messages (id, tenant_id, conversation_id, user_id, role, content, created_at)"
-            " values (%s, %s, %s, %s, 'user', %s, now() - %s::interval)",
-            (ids[name], ids[f"tenant_{tenant}"], ids[conv], ids["m1"], f"text of {name}", ago),
+        conn.execute(  # user_id: the database takes the conversation's owner
+            "insert into public.messages (id, tenant_id, conversation_id, role, content, created_at)"
+            " values (%s, %s, %s, 'user', %s, now() - %s::interval)",
+            (ids[name], ids[f"tenant_{tenant}"], ids[conv], f"text of {name}", ago),
         )
 
     conversation("c1", "m1")

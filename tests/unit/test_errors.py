@@ -15,6 +15,7 @@ from supatenant import errors
         ("22023", errors.InvalidInput),  # any class-22 data exception
         ("22P02", errors.InvalidInput),
         ("PGRST116", errors.NotFound),
+        ("54000", errors.InvalidInput),  # a program limit: a search query too complex
         ("40001", errors.DatabaseError),
         (None, errors.DatabaseError),
     ],

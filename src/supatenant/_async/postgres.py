@@ -24,8 +24,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from supatenant import _sql
 from supatenant.auth import Identity
-from supatenant.backends.postgres import ACT_AS
-from supatenant.errors import Unavailable, UnitOfWorkEnded, database_error
+from supatenant.backends.postgres import ACT_AS, connection_lost
+from supatenant.errors import Unavailable, UnitOfWorkEnded, Unsupported, database_error
 from supatenant.ops import Op, Result, Select
 
 AsyncPool = AsyncConnectionPool[psycopg.AsyncConnection[DictRow]]
@@ -74,9 +74,9 @@ async def _execute(conn: psycopg.AsyncConnection[DictRow], op: Op, what: str) ->
         if isinstance(op, Select) and op.count:
             counted = await (await conn.execute(*_sql.count(op))).fetchone()
             total = int(counted["count"]) if counted else 0
-    except psycopg.OperationalError as e:
-        raise Unavailable(f"{what}: the database connection failed: {e}") from e
     except psycopg.Error as e:
+        if connection_lost(e):
+            raise Unavailable(f"{what}: the database connection failed: {e}") from e
         raise database_error(e.diag.message_primary or str(e), e.sqlstate, what) from e
     if isinstance(op, Select) and op.single and len(rows) != 1:
         raise database_error("no row", "PGRST116", what)
@@ -96,6 +96,9 @@ class AsyncPostgresBackend:
         self._ended = False  # set when the unit of work's block ends: every call is refused
 
     def with_identity(self, identity: Identity) -> AsyncPostgresBackend:
+        if self._conn is not None:
+            # a backend of its own would run outside the unit's transaction, and outlive it
+            raise Unsupported("a unit of work acts as one identity: switch identity outside it")
         return AsyncPostgresBackend(self.pool, identity)
 
     def _in_unit(self, what: str) -> psycopg.AsyncConnection[DictRow] | None:

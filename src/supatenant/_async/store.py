@@ -52,11 +52,13 @@ class AsyncStore:
         tenant_id: UUID | None = None,
         scope: Scope | None = None,
         owns_backend: bool = True,
+        for_member: bool = False,
     ) -> None:
         self.backend = backend
         self._auth_user_id = auth_user_id
         self._tenant_id = tenant_id
         self._scope = scope
+        self._for_member = for_member
         self._me: Member | None = None
         self._owns_backend = owns_backend
         self.tenants = AsyncTenants(self)
@@ -120,13 +122,21 @@ class AsyncStore:
         )
 
     def for_member(self, tenant_id: UUID, member_id: UUID) -> AsyncStore:
-        """The same caller, creating rows for the given membership (service-role jobs)."""
+        """The same caller (a service-role back end), working for one membership: new rows are
+        theirs, and conversations, their messages and feedback are that member's own only, so
+        a conversation id taken from a request cannot reach a colleague's thread."""
         return type(self)(
             self.backend,
             auth_user_id=self._auth_user_id,
             scope=Scope(tenant_id, member_id),
             owns_backend=False,
+            for_member=True,
         )
+
+    @property
+    def acting_for(self) -> UUID | None:
+        """The member a :meth:`for_member` store works for; None for any other store."""
+        return self._scope.member_id if self._for_member and self._scope is not None else None
 
     async def me(self) -> Member:
         """The caller's active membership (in ``tenant_id`` when the store was given one)."""
@@ -188,6 +198,7 @@ class AsyncStore:
             )
             uow._scope = self._scope
             uow._me = self._me
+            uow._for_member = self._for_member
             yield uow
 
     async def close(self) -> None:

@@ -25,8 +25,8 @@ from psycopg_pool import ConnectionPool
 
 from supatenant import _sql
 from supatenant.auth import Identity
-from supatenant.backends.postgres import ACT_AS
-from supatenant.errors import Unavailable, UnitOfWorkEnded, database_error
+from supatenant.backends.postgres import ACT_AS, connection_lost
+from supatenant.errors import Unavailable, UnitOfWorkEnded, Unsupported, database_error
 from supatenant.ops import Op, Result, Select
 
 Pool = ConnectionPool[psycopg.Connection[DictRow]]
@@ -75,9 +75,9 @@ def _execute(conn: psycopg.Connection[DictRow], op: Op, what: str) -> Result:
         if isinstance(op, Select) and op.count:
             counted = (conn.execute(*_sql.count(op))).fetchone()
             total = int(counted["count"]) if counted else 0
-    except psycopg.OperationalError as e:
-        raise Unavailable(f"{what}: the database connection failed: {e}") from e
     except psycopg.Error as e:
+        if connection_lost(e):
+            raise Unavailable(f"{what}: the database connection failed: {e}") from e
         raise database_error(e.diag.message_primary or str(e), e.sqlstate, what) from e
     if isinstance(op, Select) and op.single and len(rows) != 1:
         raise database_error("no row", "PGRST116", what)
@@ -97,6 +97,9 @@ class PostgresBackend:
         self._ended = False  # set when the unit of work's block ends: every call is refused
 
     def with_identity(self, identity: Identity) -> PostgresBackend:
+        if self._conn is not None:
+            # a backend of its own would run outside the unit's transaction, and outlive it
+            raise Unsupported("a unit of work acts as one identity: switch identity outside it")
         return PostgresBackend(self.pool, identity)
 
     def _in_unit(self, what: str) -> psycopg.Connection[DictRow] | None:

@@ -24,6 +24,13 @@ ACT_AS = (
 )
 
 
+def connection_lost(e: psycopg.Error) -> bool:
+    """Whether ``e`` means the connection is gone (no SQLSTATE, class 08, or the server
+    shutting down), as opposed to an error about the statement. psycopg files both under
+    OperationalError (a too complex search, SQLSTATE 54000, is one), so decide by SQLSTATE."""
+    return e.sqlstate is None or e.sqlstate.startswith("08") or e.sqlstate in ("57P01", "57P02", "57P03")
+
+
 def act_as(conn: psycopg.Connection[Any], identity: Identity) -> None:
     """Switch the current transaction to ``identity``; the caller must be inside a transaction."""
     conn.execute(ACT_AS, (identity.role, identity.claims_json()))

@@ -419,7 +419,7 @@ class InviteMemberResult(BaseModel):
 
 class MessageFeedbackSummaryArgs(BaseModel):
     """
-    Feedback totals per message the caller may read (admins: their tenant; members: their own conversations), optionally for one conversation or tenant.
+    Feedback totals per message the caller may read (admins: their tenant; members: their own conversations, every rating of them counted), optionally for one conversation or tenant.
     """
 
     model_config = ConfigDict(
@@ -467,7 +467,7 @@ class MessagesInsert(BaseModel):
     conversation_id: UUID
     user_id: UUID
     """
-    The member whose conversation this is, copied from the conversation by trigger whatever the writer sends.
+    The member whose conversation this is: taken from the conversation by trigger; a writer that sends it must send that member.
     """
     role: Literal["user", "assistant", "system", "tool"]
     """
@@ -504,7 +504,7 @@ class MessagesRow(BaseModel):
     conversation_id: UUID
     user_id: UUID
     """
-    The member whose conversation this is, copied from the conversation by trigger whatever the writer sends.
+    The member whose conversation this is: taken from the conversation by trigger; a writer that sends it must send that member.
     """
     role: Literal["user", "assistant", "system", "tool"]
     """
@@ -541,7 +541,7 @@ class MessagesUpdate(BaseModel):
     conversation_id: UUID | None = None
     user_id: UUID | None = None
     """
-    The member whose conversation this is, copied from the conversation by trigger whatever the writer sends.
+    The member whose conversation this is: taken from the conversation by trigger; a writer that sends it must send that member.
     """
     role: Literal["user", "assistant", "system", "tool"] | None = None
     """
@@ -642,7 +642,7 @@ class RefreshSummariesArgs(BaseModel):
 
 class SearchMessagesArgs(BaseModel):
     """
-    Full-text search (web-search syntax, English) over the messages the caller may read, newest first; served by the full-text index.
+    Full-text search (web-search syntax, English; at most 32 terms) over the messages the caller may read, newest first, one tenant at a time through messages_tenant_search_idx. The service role may pass p_member_id to search as that member's back end.
     """
 
     model_config = ConfigDict(
@@ -652,6 +652,7 @@ class SearchMessagesArgs(BaseModel):
     p_tenant_id: UUID | None = None
     p_conversation_id: UUID | None = None
     p_limit: Annotated[int | None, Field(ge=-2147483648, le=2147483647)] = None
+    p_member_id: UUID | None = None
 
 
 class Supatenant(RootModel[Any]):

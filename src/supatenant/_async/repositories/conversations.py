@@ -43,7 +43,8 @@ class AsyncConversations(AsyncRepository):
         return await self._one(op, Conversation, "create conversation")
 
     async def _key(self, conversation_id: UUID) -> tuple[Condition, ...]:
-        return (eq("tenant_id", str(await self._tenant(None))), eq("id", str(conversation_id)))
+        tenant = str(await self._tenant(None))
+        return (eq("tenant_id", tenant), eq("id", str(conversation_id)), *self._members_rows_only())
 
     async def get(self, conversation_id: UUID) -> Conversation:
         op = Select("conversations", await self._key(conversation_id), single=True)
@@ -82,11 +83,11 @@ class AsyncConversations(AsyncRepository):
         with_total: bool = False,
     ) -> Page[Conversation]:
         """Most recently active first. ``archived=None`` lists both; ``everyone`` lists the whole
-        tenant's threads (admins), else the store's member's own."""
+        tenant's threads (admins), else the store's member's own (a ``for_member`` store: always)."""
         _check_limit(limit)
         scope = await self._scope()
         where: tuple[Condition, ...] = (eq("tenant_id", str(scope.tenant_id)),)
-        if not everyone:
+        if not everyone or self._store.acting_for is not None:
             where += (eq("user_id", str(scope.member_id)),)
         if archived is not None:
             where += (Cmp("is_archived", "is", archived),)

@@ -45,7 +45,10 @@ class AsyncMessages(AsyncRepository):
             **{k: v for k, v in given.items() if v is not None},
         }
         payload = to_json(MessagesInsert, row, what)
-        del payload["user_id"]
+        if self._store.acting_for is None:
+            # the database copies the conversation's owner; a back end working for a member
+            # names them, and the database refuses a conversation that is not theirs
+            del payload["user_id"]
         return await self._one(Insert("messages", (payload,)), Message, what)
 
     async def list(
@@ -56,6 +59,7 @@ class AsyncMessages(AsyncRepository):
         where: tuple[Condition, ...] = (
             eq("tenant_id", str(await self._tenant(None))),
             eq("conversation_id", str(conversation_id)),
+            *self._members_rows_only(),
         )
         if before is not None:
             where += (older_than("created_at", before),)
@@ -75,6 +79,7 @@ class AsyncMessages(AsyncRepository):
             "p_tenant_id": await self._tenant(None),
             "p_conversation_id": conversation_id,
             "p_limit": limit,
+            "p_member_id": self._store.acting_for,
         }
         given = {k: v for k, v in given.items() if v is not None}
         args = to_json(SearchMessagesArgs, given, "message search")

@@ -7,7 +7,7 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from supatenant.errors import database_error
-from supatenant.ops import Op, Result
+from supatenant.ops import Cmp, Op, Result, eq
 
 if TYPE_CHECKING:
     from supatenant._sync.store import Scope, Store
@@ -29,6 +29,11 @@ class Repository:
     def _tenant_filter(self, tenant_id: UUID | None) -> UUID | None:
         """``tenant_id``, else the store's tenant when it already knows it (no lookup), else None."""
         return tenant_id if tenant_id is not None else self._store.known_tenant()
+
+    def _members_rows_only(self, column: str = "user_id") -> tuple[Cmp, ...]:
+        """The condition that keeps a :meth:`~AsyncStore.for_member` store to its member's rows."""
+        member = self._store.acting_for
+        return (eq(column, str(member)),) if member is not None else ()
 
     def _run(self, op: Op, what: str) -> Result:
         return self._store.backend.run(op, what)

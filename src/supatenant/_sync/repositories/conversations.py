@@ -42,7 +42,8 @@ class Conversations(Repository):
         return self._one(op, Conversation, "create conversation")
 
     def _key(self, conversation_id: UUID) -> tuple[Condition, ...]:
-        return (eq("tenant_id", str(self._tenant(None))), eq("id", str(conversation_id)))
+        tenant = str(self._tenant(None))
+        return (eq("tenant_id", tenant), eq("id", str(conversation_id)), *self._members_rows_only())
 
     def get(self, conversation_id: UUID) -> Conversation:
         op = Select("conversations", self._key(conversation_id), single=True)
@@ -77,11 +78,11 @@ class Conversations(Repository):
         with_total: bool = False,
     ) -> Page[Conversation]:
         """Most recently active first. ``archived=None`` lists both; ``everyone`` lists the whole
-        tenant's threads (admins), else the store's member's own."""
+        tenant's threads (admins), else the store's member's own (a ``for_member`` store: always)."""
         _check_limit(limit)
         scope = self._scope()
         where: tuple[Condition, ...] = (eq("tenant_id", str(scope.tenant_id)),)
-        if not everyone:
+        if not everyone or self._store.acting_for is not None:
             where += (eq("user_id", str(scope.member_id)),)
         if archived is not None:
             where += (Cmp("is_archived", "is", archived),)

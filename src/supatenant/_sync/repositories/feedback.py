@@ -57,7 +57,8 @@ class Feedback(Repository):
 
     def list(self, *, message_id: UUID | None = None) -> builtins.list[FeedbackRow]:
         """Feedback the caller can read (their own; admins the tenant's), newest first."""
-        where: tuple[Condition, ...] = (eq("tenant_id", str(self._tenant(None))),)
+        tenant = str(self._tenant(None))
+        where: tuple[Condition, ...] = (eq("tenant_id", tenant), *self._members_rows_only())
         if message_id is not None:
             where += (eq("message_id", str(message_id)),)
         op = Select("feedback", where, (Order("created_at", descending=True),))
@@ -71,4 +72,6 @@ class Feedback(Repository):
         given = {"p_conversation_id": conversation_id, "p_tenant_id": self._tenant_filter(tenant_id)}
         given = {k: v for k, v in given.items() if v is not None}
         args = to_json(MessageFeedbackSummaryArgs, given, "feedback summary")
-        return self._all(Call("message_feedback_summary", args), FeedbackSummary, "feedback summary")
+        rows = self._all(Call("message_feedback_summary", args), FeedbackSummary, "feedback summary")
+        member = self._store.acting_for  # a back end working for a member: their threads only
+        return [r for r in rows if member is None or r.conversation_user_id == member]

@@ -46,7 +46,10 @@ class Messages(Repository):
             **{k: v for k, v in given.items() if v is not None},
         }
         payload = to_json(MessagesInsert, row, what)
-        del payload["user_id"]
+        if self._store.acting_for is None:
+            # the database copies the conversation's owner; a back end working for a member
+            # names them, and the database refuses a conversation that is not theirs
+            del payload["user_id"]
         return self._one(Insert("messages", (payload,)), Message, what)
 
     def list(self, conversation_id: UUID, *, limit: int = 50, before: Cursor | None = None) -> Page[Message]:
@@ -55,6 +58,7 @@ class Messages(Repository):
         where: tuple[Condition, ...] = (
             eq("tenant_id", str(self._tenant(None))),
             eq("conversation_id", str(conversation_id)),
+            *self._members_rows_only(),
         )
         if before is not None:
             where += (older_than("created_at", before),)
@@ -74,6 +78,7 @@ class Messages(Repository):
             "p_tenant_id": self._tenant(None),
             "p_conversation_id": conversation_id,
             "p_limit": limit,
+            "p_member_id": self._store.acting_for,
         }
         given = {k: v for k, v in given.items() if v is not None}
         args = to_json(SearchMessagesArgs, given, "message search")

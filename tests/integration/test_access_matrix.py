@@ -53,7 +53,9 @@ CASES = [
         "update users set display_name = 'me' where id = %(me)s",
         ACTIVE_MEMBERS | {"service"},
     ),
-    case("users: edit m1's profile", "update users set display_name = 'x' where id = %(m1)s", {"m1", "service"}),
+    case(
+        "users: edit m1's profile", "update users set display_name = 'x' where id = %(m1)s", {"m1", "service"}
+    ),
     case(
         "users: promote m1 to admin",
         "update users set role = 'admin' where id = %(m1)s",

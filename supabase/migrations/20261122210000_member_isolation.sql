@@ -761,12 +761,18 @@ begin
       from public.tenants t where p_tenant_id is null or t.id = p_tenant_id
     loop
       select array_agg(x.m order by (x.m).created_at desc, (x.m).id desc) into batch from (
-        select m from public.messages m
-        where m.tenant_id = scope.tenant_id
-          and private.search_document(m.tenant_id, m.content) @@ private.search_query(scope.tenant_id, p_query)
-          and (scope.is_admin or m.user_id = scope.member_id)
-          and (p_conversation_id is null or m.conversation_id = p_conversation_id)
-        order by m.created_at desc, m.id desc
+        select c.m from (
+          -- the tenant's candidates from the full-text index; offset 0 keeps the member and
+          -- conversation filters out, so the planner cannot trade the index for reading
+          -- every message of the member and parsing each one again
+          select m, m.user_id, m.conversation_id, m.created_at, m.id from public.messages m
+          where m.tenant_id = scope.tenant_id
+            and private.search_document(m.tenant_id, m.content) @@ private.search_query(scope.tenant_id, p_query)
+          offset 0
+        ) c
+        where (scope.is_admin or c.user_id = scope.member_id)
+          and (p_conversation_id is null or c.conversation_id = p_conversation_id)
+        order by c.created_at desc, c.id desc
         limit p_limit
       ) x;
       hits := hits || coalesce(batch, array[]::public.messages[]);
@@ -777,12 +783,18 @@ begin
       where p_tenant_id is null or c.tenant_id = p_tenant_id
     loop
       select array_agg(x.m order by (x.m).created_at desc, (x.m).id desc) into batch from (
-        select m from public.messages m
-        where m.tenant_id = scope.tenant_id
-          and private.search_document(m.tenant_id, m.content) @@ private.search_query(scope.tenant_id, p_query)
-          and (scope.is_admin or m.user_id = scope.member_id)
-          and (p_conversation_id is null or m.conversation_id = p_conversation_id)
-        order by m.created_at desc, m.id desc
+        select c.m from (
+          -- the tenant's candidates from the full-text index; offset 0 keeps the member and
+          -- conversation filters out, so the planner cannot trade the index for reading
+          -- every message of the member and parsing each one again
+          select m, m.user_id, m.conversation_id, m.created_at, m.id from public.messages m
+          where m.tenant_id = scope.tenant_id
+            and private.search_document(m.tenant_id, m.content) @@ private.search_query(scope.tenant_id, p_query)
+          offset 0
+        ) c
+        where (scope.is_admin or c.user_id = scope.member_id)
+          and (p_conversation_id is null or c.conversation_id = p_conversation_id)
+        order by c.created_at desc, c.id desc
         limit p_limit
       ) x;
       hits := hits || coalesce(batch, array[]::public.messages[]);

@@ -744,6 +744,7 @@ declare
   scope record;
   hits public.messages[] := array[]::public.messages[];
   batch public.messages[];
+  privileged boolean := (select private.role_bypasses_rls(private.invoker_role()));
 begin
   if p_query is null then
     raise exception 'a search needs a query' using errcode = '22004';
@@ -754,52 +755,33 @@ begin
   if p_limit is null or p_limit < 1 or p_limit > 1000 then
     raise exception 'limit must be between 1 and 1000' using errcode = '22023';
   end if;
-  if (select private.role_bypasses_rls(private.invoker_role())) then
-    -- the service role may name the member it acts for; without a tenant it searches them all
-    for scope in
-      select t.id as tenant_id, p_member_id as member_id, p_member_id is null as is_admin
-      from public.tenants t where p_tenant_id is null or t.id = p_tenant_id
-    loop
-      select array_agg(x.m order by (x.m).created_at desc, (x.m).id desc) into batch from (
-        select c.m from (
-          -- the tenant's candidates from the full-text index; offset 0 keeps the member and
-          -- conversation filters out, so the planner cannot trade the index for reading
-          -- every message of the member and parsing each one again
-          select m, m.user_id, m.conversation_id, m.created_at, m.id from public.messages m
-          where m.tenant_id = scope.tenant_id
-            and private.search_document(m.tenant_id, m.content) @@ private.search_query(scope.tenant_id, p_query)
-          offset 0
-        ) c
-        where (scope.is_admin or c.user_id = scope.member_id)
-          and (p_conversation_id is null or c.conversation_id = p_conversation_id)
-        order by c.created_at desc, c.id desc
-        limit p_limit
-      ) x;
-      hits := hits || coalesce(batch, array[]::public.messages[]);
-    end loop;
-  else
-    for scope in
-      select c.tenant_id, c.member_id, c.is_admin from private.caller_scopes() c
-      where p_tenant_id is null or c.tenant_id = p_tenant_id
-    loop
-      select array_agg(x.m order by (x.m).created_at desc, (x.m).id desc) into batch from (
-        select c.m from (
-          -- the tenant's candidates from the full-text index; offset 0 keeps the member and
-          -- conversation filters out, so the planner cannot trade the index for reading
-          -- every message of the member and parsing each one again
-          select m, m.user_id, m.conversation_id, m.created_at, m.id from public.messages m
-          where m.tenant_id = scope.tenant_id
-            and private.search_document(m.tenant_id, m.content) @@ private.search_query(scope.tenant_id, p_query)
-          offset 0
-        ) c
-        where (scope.is_admin or c.user_id = scope.member_id)
-          and (p_conversation_id is null or c.conversation_id = p_conversation_id)
-        order by c.created_at desc, c.id desc
-        limit p_limit
-      ) x;
-      hits := hits || coalesce(batch, array[]::public.messages[]);
-    end loop;
-  end if;
+  -- the tenants to search: for the service role the named one (or all), for the member it
+  -- may name; for anyone else their memberships
+  for scope in
+    select t.id as tenant_id, p_member_id as member_id, p_member_id is null as is_admin
+    from public.tenants t
+    where privileged and (p_tenant_id is null or t.id = p_tenant_id)
+    union all
+    select c.tenant_id, c.member_id, c.is_admin from private.caller_scopes() c
+    where not privileged and (p_tenant_id is null or c.tenant_id = p_tenant_id)
+  loop
+    select array_agg(x.m order by (x.m).created_at desc, (x.m).id desc) into batch from (
+      select c.m from (
+        -- the tenant's candidates from the full-text index; offset 0 keeps the member and
+        -- conversation filters out, so the planner cannot trade the index for reading
+        -- every message of the member and parsing each one again
+        select m, m.user_id, m.conversation_id, m.created_at, m.id from public.messages m
+        where m.tenant_id = scope.tenant_id
+          and private.search_document(m.tenant_id, m.content) @@ private.search_query(scope.tenant_id, p_query)
+        offset 0
+      ) c
+      where (scope.is_admin or c.user_id = scope.member_id)
+        and (p_conversation_id is null or c.conversation_id = p_conversation_id)
+      order by c.created_at desc, c.id desc
+      limit p_limit
+    ) x;
+    hits := hits || coalesce(batch, array[]::public.messages[]);
+  end loop;
   return query select * from unnest(hits) f order by f.created_at desc, f.id desc limit p_limit;
 end
 $$;

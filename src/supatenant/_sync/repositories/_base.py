@@ -30,10 +30,11 @@ class Repository:
         """``tenant_id``, else the store's tenant when it already knows it (no lookup), else None."""
         return tenant_id if tenant_id is not None else self._store.known_tenant()
 
-    def _members_rows_only(self, column: str = "user_id") -> tuple[Cmp, ...]:
-        """The condition that keeps a :meth:`~AsyncStore.for_member` store to its member's rows."""
+    def _members_rows_only(self) -> tuple[Cmp, ...]:
+        """The condition that keeps a :meth:`~AsyncStore.for_member` store to its member's rows
+        (``user_id`` is the thread's owner on messages, the rater on feedback)."""
         member = self._store.acting_for
-        return (eq(column, str(member)),) if member is not None else ()
+        return (eq("user_id", str(member)),) if member is not None else ()
 
     def _run(self, op: Op, what: str) -> Result:
         return self._store.backend.run(op, what)

@@ -55,14 +55,14 @@ isOneToOne: false
                   ]
                 },"invitations": {
                   Row: {
-                    "accepted_at": string | null,"created_at": string,"email": string,"expires_at": string,"id": string,"invited_by": string | null,"member_id": string | null,"role": string,"tenant_id": string
+                    "accepted_at": string | null,"created_at": string,"email": string,"expires_at": string,"id": string,"invited_by": string | null,"member_id": string | null,"role": string,"sent_by_service": boolean,"tenant_id": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "accepted_at"?: string | null,"created_at"?: string,"email": string,"expires_at": string,"id"?: string,"invited_by"?: string | null,"member_id"?: string | null,"role"?: string,"tenant_id": string
+                    "accepted_at"?: string | null,"created_at"?: string,"email": string,"expires_at": string,"id"?: string,"invited_by"?: string | null,"member_id"?: string | null,"role"?: string,"sent_by_service"?: boolean,"tenant_id": string
                   }
                   Update: {
-                    "accepted_at"?: string | null,"created_at"?: string,"email"?: string,"expires_at"?: string,"id"?: string,"invited_by"?: string | null,"member_id"?: string | null,"role"?: string,"tenant_id"?: string
+                    "accepted_at"?: string | null,"created_at"?: string,"email"?: string,"expires_at"?: string,"id"?: string,"invited_by"?: string | null,"member_id"?: string | null,"role"?: string,"sent_by_service"?: boolean,"tenant_id"?: string
                   }
                   Relationships: [
                     {

@@ -109,6 +109,7 @@ create table if not exists public.invitations (
   email varchar(320) not null check (position('@' in email) > 1),
   role varchar(20) not null default 'member' check (role in ('owner', 'admin', 'member')),
   invited_by uuid,
+  sent_by_service boolean not null default false,
   expires_at timestamptz not null,
   accepted_at timestamptz,
   member_id uuid,
@@ -118,7 +119,8 @@ create table if not exists public.invitations (
   foreign key (tenant_id, member_id) references public.users (tenant_id, id) on delete set null (member_id)
 );
 comment on table public.invitations is 'An invitation to join a tenant, accepted once by the invited auth account with its token.';
-comment on column public.invitations.invited_by is 'The admin or owner who invited; null when the service role did.';
+comment on column public.invitations.invited_by is 'The admin or owner who invited; null when the service role did, or once that member is deleted.';
+comment on column public.invitations.sent_by_service is 'Sent by the service role: no member''s standing to check when it is accepted.';
 comment on column public.invitations.member_id is 'The membership the invitation became, once accepted.';
 create unique index if not exists invitations_tenant_id_email_pending_key
   on public.invitations (tenant_id, lower(email)) where accepted_at is null;
@@ -198,8 +200,10 @@ begin
   if not (old.role = 'owner' and old.is_active and old.auth_id is not null) then
     return null;
   end if;
-  -- an account deleted in Supabase Auth unlinks its member rows: that is Auth's to decide
-  if tg_op = 'UPDATE' and new.role = 'owner' and new.is_active and new.tenant_id = old.tenant_id then
+  if tg_op = 'UPDATE' and new.role = 'owner' and new.is_active and new.tenant_id = old.tenant_id
+     and (new.auth_id is not null or not exists (select 1 from auth.users a where a.id = old.auth_id)) then
+    -- still an owner who can sign in; or the account is gone from Supabase Auth, whose
+    -- foreign key unlinks it: that is Auth's to decide
     return null;
   end if;
   -- a tenant being deleted takes its members with it
@@ -238,17 +242,18 @@ begin
   select c.user_id into owner_id
     from public.conversations c
    where c.tenant_id = new.tenant_id and c.id = new.conversation_id;
+  -- a back end writing for a member names them: a turn for someone else's thread is refused,
+  -- alike whether the thread is another's or missing
+  if new.user_id is not null and new.user_id is distinct from owner_id then
+    raise exception 'conversation % does not exist or is not member %''s', new.conversation_id, new.user_id
+      using errcode = '42501';
+  end if;
   if owner_id is null then
     if (select private.role_bypasses_rls(current_user)) then
       raise exception 'conversation % does not exist in this tenant', new.conversation_id
         using errcode = '23503';
     end if;
     raise exception 'conversation % does not exist or is not yours', new.conversation_id
-      using errcode = '42501';
-  end if;
-  -- a back end writing for a member names them: a turn for someone else's thread is refused
-  if new.user_id is not null and new.user_id <> owner_id then
-    raise exception 'conversation % is not member %''s', new.conversation_id, new.user_id
       using errcode = '42501';
   end if;
   new.user_id := owner_id;
@@ -470,7 +475,8 @@ begin
   if p_tenant_id is null or p_email is null or p_role is null or p_valid_for is null then
     raise exception 'tenant, email, role and validity are required' using errcode = '22004';
   end if;
-  if p_valid_for <= interval '0' or p_valid_for > interval '30 days' then
+  -- on the expiry itself: comparing intervals counts a month as 30 days, adding one does not
+  if now() + p_valid_for <= now() or now() + p_valid_for > now() + interval '30 days' then
     raise exception 'an invitation is valid for more than nothing and at most 30 days' using errcode = '22023';
   end if;
   select s.member_id, s.is_admin, s.is_owner into scope
@@ -482,10 +488,11 @@ begin
     raise exception 'only an owner may invite an owner' using errcode = '42501';
   end if;
   -- inviting an address again replaces its pending invitation: the old token stops working
-  insert into public.invitations as i (tenant_id, email, role, invited_by, expires_at)
-  values (p_tenant_id, p_email, p_role, scope.member_id, now() + p_valid_for)
+  insert into public.invitations as i (tenant_id, email, role, invited_by, sent_by_service, expires_at)
+  values (p_tenant_id, p_email, p_role, scope.member_id, privileged and scope.member_id is null, now() + p_valid_for)
   on conflict (tenant_id, lower(email)) where accepted_at is null do update
     set email = excluded.email, role = excluded.role, invited_by = excluded.invited_by,
+        sent_by_service = excluded.sent_by_service,
         expires_at = excluded.expires_at, created_at = now()
   returning i.* into invitation;
   insert into private.invitation_tokens as k (token_hash, tenant_id, invitation_id)
@@ -520,11 +527,13 @@ begin
   if invitation.id is null then
     raise exception 'no such invitation, or it was used, revoked or has expired' using errcode = 'P0002';
   end if;
-  -- the invitation is only as good as its sender's standing now: a sender since deactivated
-  -- or demoted can no longer bring anyone in (an invitation of the service role's has none)
-  if invitation.invited_by is not null and not exists (
+  -- the invitation is only as good as its sender's standing now: a sender since deactivated,
+  -- demoted, removed or unlinked from their account can no longer bring anyone in (an
+  -- invitation of the service role's has no sender to check)
+  if not invitation.sent_by_service and not exists (
     select 1 from public.users u
     where u.tenant_id = invitation.tenant_id and u.id = invitation.invited_by and u.is_active
+      and u.auth_id is not null
       and (u.role = 'owner' or (u.role = 'admin' and invitation.role <> 'owner'))
   ) then
     raise exception 'the member who sent this invitation may no longer invite' using errcode = '42501';

@@ -1142,7 +1142,13 @@ DEFAULTS: dict[str, Row] = {
         "latency_ms": None,
     },
     "public.feedback": {"comment": None},
-    "public.invitations": {"role": "member", "accepted_at": None, "member_id": None, "invited_by": None},
+    "public.invitations": {
+        "role": "member",
+        "accepted_at": None,
+        "member_id": None,
+        "invited_by": None,
+        "sent_by_service": False,
+    },
     "public.usage_metrics": {"request_count": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0},
 }
 
@@ -1181,11 +1187,14 @@ def expect_insert(
         return deny("total_tokens is computed by the database", "42501", "428C9")
     for item in payload:
         row = _proposed(state, table, item)
+        named = item.get("user_id") if table == "public.messages" else None
+        if named is not None and named != row["user_id"]:
+            # a writer that names a member must name the thread's owner: refused alike whether
+            # the thread is another's or missing
+            return deny("the turn names someone other than the thread's owner", "42501")
         if table == "public.messages" and row["user_id"] is ANY and actor.role == "service_role":
             return deny("the conversation does not exist", "23503")
         v = insert_verdict(state, actor, table, row, cols)
-        if table == "public.messages" and item.get("user_id") not in (None, row["user_id"]):
-            v = _worst(v, "either")  # a turn that names someone else than the thread's owner
         if v == "deny":
             # rows go in one by one: an earlier row of a bulk insert may fail its unique keys first
             earlier = violations(world, base, state) & {"23505"}
@@ -1445,7 +1454,14 @@ def _expect_invite(
         ),
         None,
     )
-    fields = {"email": email, "role": role, "invited_by": inviter, "expires_at": ANY, "created_at": ANY}
+    fields = {
+        "email": email,
+        "role": role,
+        "invited_by": inviter,
+        "sent_by_service": inviter is None,
+        "expires_at": ANY,
+        "created_at": ANY,
+    }
     if pending is not None:
         state.put("public.invitations", {**pending, **fields}, (tenant, pending["id"]))
         returned = {"invitation_id": pending["id"], "token": ANY, "expires_at": ANY}
@@ -1487,11 +1503,18 @@ def _expect_accept(
     if any(u["tenant_id"] == t and u.get("auth_id") == actor.auth_id for u in base.rows("public.users")):
         return deny("already a member of the tenant", *refusal)
     verdict: Verdict = "allow"
-    if inv.get("invited_by") is not None:
-        sender = base.get("public.users", (t, inv["invited_by"]))
-        may_invite = sender is not None and sender["is_active"] and sender["role"] in ("owner", "admin")
-        if not may_invite or (inv["role"] == "owner" and sender is not None and sender["role"] != "owner"):
-            verdict = "either"  # its sender has since lost the right to invite: the matrix is silent
+    if not inv.get("sent_by_service"):
+        # README: accepted only while its sender may still invite (active, with an account, and
+        # an owner for an owner invitation)
+        sender = base.get("public.users", (t, inv["invited_by"])) if inv.get("invited_by") else None
+        may_invite = (
+            sender is not None
+            and sender["is_active"]
+            and sender.get("auth_id") is not None
+            and (sender["role"] == "owner" or (sender["role"] == "admin" and inv["role"] != "owner"))
+        )
+        if not may_invite:
+            return deny("its sender may no longer invite", *refusal)
     state = base.copy()
     # a member row added for this address with no account yet becomes theirs; an owner row only
     # through an owner's invitation (only owners grant the owner role)

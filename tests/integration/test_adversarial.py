@@ -111,6 +111,7 @@ KINDS: dict[str, dict[str, str]] = {
         "email": "email",
         "role": "user_role",
         "invited_by": "member",
+        "sent_by_service": "bool",
         "expires_at": "ts",
         "accepted_at": "ts",
         "member_id": "member",

@@ -394,6 +394,52 @@ def test_an_invitation_is_only_as_good_as_its_senders_standing(iso: Iso, tx: Con
     assert ok(tx, invitee, accept, {"token": token})
 
 
+def test_an_invitation_dies_with_its_senders_row_or_account(iso: Iso, tx: Conn) -> None:
+    invitee, service = iso.who("invitee"), Identity.service()
+    accept: LiteralString = "select id from accept_invitation(%(token)s)"
+    [(sender,)] = ok(
+        tx, iso.who("owner"), "update users set role = 'admin' where id = %(m2)s returning id", iso.params()
+    )
+    _, token = _invite(tx, iso.who("m2"), iso.ids["tenant_A"], "invitee@example.test")
+    # the sender's member row goes (invited_by becomes null): the invitation is not the service role's
+    assert ok(tx, service, "delete from users where id = %(s)s returning id", {"s": sender})
+    refused(tx, invitee, accept, {"token": token})
+    # the sender keeps their row but loses their account
+    _, token = _invite(tx, iso.who("admin"), iso.ids["tenant_A"], "invitee@example.test")
+    assert ok(tx, service, "update users set auth_id = null where id = %(admin)s returning id", iso.params())
+    refused(tx, invitee, accept, {"token": token})
+    # the service role's own invitations have no sender to lose
+    _, token = _invite(tx, service, iso.ids["tenant_A"], "invitee@example.test")
+    assert ok(tx, invitee, accept, {"token": token})
+
+
+def test_an_invitation_never_outlives_30_days(iso: Iso, tx: Conn) -> None:
+    invite: LiteralString = (
+        "select expires_at from invite_member(%(tenant_A)s, 'far@example.test', 'member', %(v)s)"
+    )
+    for sneaky in ("200000 years -71999970 days", "1 month 1 day", "31 days", "0 seconds", "-1 day"):
+        refused(tx, iso.who("admin"), invite, iso.params(v=sneaky), "22023")
+    [(expires,)] = ok(tx, iso.who("admin"), invite, iso.params(v="30 days"))
+    [(within,)] = tx.execute("select %s <= now() + interval '30 days'", (expires,)).fetchall()
+    assert within
+
+
+def test_unlinking_the_last_owners_account_is_refused_but_auth_may_delete_it(iso: Iso, tx: Conn) -> None:
+    service, p = Identity.service(), iso.params()
+    refused(tx, service, "update users set auth_id = null where id = %(owner)s returning id", p, "23514")
+    # relinking to another account keeps an owner who can sign in
+    assert ok(
+        tx,
+        service,
+        "update users set auth_id = %(a)s where id = %(owner)s returning id",
+        p | {"a": iso.auth["stranger"]},
+    )
+    # an account deleted in Supabase Auth unlinks its rows through the foreign key: Auth decides
+    tx.execute("delete from auth.users where id = %s", (iso.auth["stranger"],))
+    [(auth_id,)] = tx.execute("select auth_id from users where id = %s", (iso.ids["owner"],)).fetchall()
+    assert auth_id is None
+
+
 def test_members_choose_no_row_ids(iso: Iso, tx: Conn) -> None:
     """A chosen id that collides with a row the caller cannot see would say it exists."""
     m1, p = iso.who("m1"), iso.params(new=uuid.uuid4())

@@ -8,6 +8,7 @@ Each test gets tenants of its own, so tests never see each other's rows.
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -469,6 +470,10 @@ def test_ownership_moves_in_one_call_and_a_tenant_keeps_an_owner(
     assert act("admin").members.me().role == "owner"
 
 
+def _without_ids(error: Exception) -> str:
+    return re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}", "<id>", str(error))
+
+
 def test_a_back_end_working_for_a_member_reaches_that_members_threads_only(
     act: Callable[[str], Store], service: Store, t: Tenancy
 ) -> None:
@@ -476,8 +481,26 @@ def test_a_back_end_working_for_a_member_reaches_that_members_threads_only(
     act("m2").messages.append(colleagues.id, role="user", content="private")
     mine = act("m1").conversations.create("m1's")
     back_end = service.for_member(t.tenant_id, t.member["m1"])  # conversation ids come from requests
-    with pytest.raises(PermissionDenied, match="is not member"):
+    with pytest.raises(PermissionDenied, match="does not exist or is not member") as theirs:
         back_end.messages.append(colleagues.id, role="assistant", content="planted")
+    with pytest.raises(PermissionDenied, match="does not exist or is not member") as missing:
+        back_end.messages.append(uuid.uuid4(), role="assistant", content="planted")
+    assert (theirs.value.sqlstate, _without_ids(theirs.value)) == (
+        missing.value.sqlstate,
+        _without_ids(missing.value),
+    )
+    colleagues_turn = act("m2").conversations.thread(colleagues.id).messages[0]
+    with pytest.raises(PermissionDenied):
+        back_end.feedback.rate(colleagues_turn.id, -1)
+    # the service role's other powers stay with the service store
+    with pytest.raises(Unsupported, match="working for a member"):
+        back_end.members.set_role(t.member["m1"], "owner")
+    with pytest.raises(Unsupported):
+        back_end.members.add("someone@example.test", tenant_id=t.other_tenant_id)
+    with pytest.raises(Unsupported):
+        back_end.tenants.update(t.other_tenant_id, is_active=False)
+    with pytest.raises(Unsupported):
+        back_end.usage.list(tenant_id=t.other_tenant_id)
     with pytest.raises(NotFound):
         back_end.conversations.get(colleagues.id)
     with pytest.raises(NotFound):
@@ -492,6 +515,7 @@ def test_a_back_end_working_for_a_member_reaches_that_members_threads_only(
     assert answer.user_id == t.member["m1"]
     assert back_end.conversations.thread(mine.id).messages == [answer]
     assert [m.id for m in back_end.messages.search("private")] == [answer.id]
+    assert back_end.feedback.rate(answer.id, 1).user_id == t.member["m1"]
     assert [m.content for m in act("m2").conversations.thread(colleagues.id).messages] == ["private"]
 
 

@@ -77,6 +77,13 @@ def test_message_user_id_comes_from_the_conversation_and_a_wrong_one_is_refused(
 def test_message_into_missing_conversation_is_refused(conn: psycopg.Connection[Any]) -> None:
     tenant = make_tenant(conn)
     with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        conn.execute(
+            "insert into messages (tenant_id, conversation_id, role, content) values (%s, %s, 'user', 'x')",
+            (tenant.id, uuid.uuid4()),
+        )
+    conn.rollback()
+    # naming the member it is for: refused as for another member's thread
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="does not exist or is not member"):
         _add_message(conn, tenant, uuid.uuid4(), "x")
     conn.rollback()
 

@@ -397,6 +397,7 @@ INVITATION = {
     "email": "new@example.test",
     "role": "admin",
     "invited_by": str(MEMBER),
+    "sent_by_service": False,
     "expires_at": NOW,
     "accepted_at": None,
     "member_id": None,

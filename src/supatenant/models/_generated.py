@@ -329,7 +329,11 @@ class InvitationsInsert(BaseModel):
     role: Literal["owner", "admin", "member"] = "member"
     invited_by: UUID | None = None
     """
-    The admin or owner who invited; null when the service role did.
+    The admin or owner who invited; null when the service role did, or once that member is deleted.
+    """
+    sent_by_service: bool = False
+    """
+    Sent by the service role: no member's standing to check when it is accepted.
     """
     expires_at: AwareDatetime
     accepted_at: AwareDatetime | None = None
@@ -354,7 +358,11 @@ class InvitationsRow(BaseModel):
     role: Literal["owner", "admin", "member"]
     invited_by: UUID | None
     """
-    The admin or owner who invited; null when the service role did.
+    The admin or owner who invited; null when the service role did, or once that member is deleted.
+    """
+    sent_by_service: bool
+    """
+    Sent by the service role: no member's standing to check when it is accepted.
     """
     expires_at: AwareDatetime
     accepted_at: AwareDatetime | None
@@ -379,7 +387,11 @@ class InvitationsUpdate(BaseModel):
     role: Literal["owner", "admin", "member"] = "member"
     invited_by: UUID | None = None
     """
-    The admin or owner who invited; null when the service role did.
+    The admin or owner who invited; null when the service role did, or once that member is deleted.
+    """
+    sent_by_service: bool = False
+    """
+    Sent by the service role: no member's standing to check when it is accepted.
     """
     expires_at: AwareDatetime | None = None
     accepted_at: AwareDatetime | None = None

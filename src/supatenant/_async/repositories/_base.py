@@ -5,7 +5,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from supatenant.errors import database_error
+from supatenant.errors import Unsupported, database_error
 from supatenant.ops import Cmp, Op, Result, eq
 
 if TYPE_CHECKING:
@@ -15,6 +15,10 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class AsyncRepository:
+    # whether a store working for one member (``for_member``) may use this repository: its
+    # service-role rights must not reach beyond that member's threads
+    for_member = True
+
     def __init__(self, store: AsyncStore) -> None:
         self._store = store
 
@@ -36,6 +40,11 @@ class AsyncRepository:
         return (eq("user_id", str(member)),) if member is not None else ()
 
     async def _run(self, op: Op, what: str) -> Result:
+        if not self.for_member and self._store.acting_for is not None:
+            raise Unsupported(
+                f"{what}: a store working for a member reaches that member's conversations, "
+                "messages and feedback only; use the service store itself"
+            )
         return await self._store.backend.run(op, what)
 
     async def _all(self, op: Op, model: type[M], what: str) -> list[M]:

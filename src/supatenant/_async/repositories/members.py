@@ -23,6 +23,8 @@ from supatenant.ops import Call, Cmp, Condition, Delete, Insert, Order, Select, 
 class AsyncMembers(AsyncRepository):
     """A tenant's members (the ``users`` table): read by the tenant, managed by its admins."""
 
+    for_member = False
+
     async def me(self) -> Member:
         """The store's own membership."""
         return await self._store.me()

@@ -12,6 +12,8 @@ from supatenant.ops import Insert, Order, Select, Update, eq
 class AsyncTenants(AsyncRepository):
     """Tenants: members read their own, owners rename and configure it, the service role does all."""
 
+    for_member = False
+
     async def create(
         self, name: str, slug: str, *, plan: str = "free", settings: dict[str, Any] | None = None
     ) -> Tenant:

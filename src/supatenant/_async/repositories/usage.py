@@ -27,6 +27,8 @@ def _given(**values: Any) -> dict[str, Any]:
 class AsyncUsage(AsyncRepository):
     """Token and cost usage: written by the service role only, read by members (own) and admins."""
 
+    for_member = False
+
     async def increment(
         self,
         tenant_id: UUID,

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from supatenant.errors import database_error
+from supatenant.errors import Unsupported, database_error
 from supatenant.ops import Cmp, Op, Result, eq
 
 if TYPE_CHECKING:
@@ -16,6 +16,10 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class Repository:
+    # whether a store working for one member (``for_member``) may use this repository: its
+    # service-role rights must not reach beyond that member's threads
+    for_member = True
+
     def __init__(self, store: Store) -> None:
         self._store = store
 
@@ -37,6 +41,11 @@ class Repository:
         return (eq("user_id", str(member)),) if member is not None else ()
 
     def _run(self, op: Op, what: str) -> Result:
+        if not self.for_member and self._store.acting_for is not None:
+            raise Unsupported(
+                f"{what}: a store working for a member reaches that member's conversations, "
+                "messages and feedback only; use the service store itself"
+            )
         return self._store.backend.run(op, what)
 
     def _all(self, op: Op, model: type[M], what: str) -> list[M]:

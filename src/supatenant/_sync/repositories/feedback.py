@@ -5,7 +5,7 @@ import builtins
 from uuid import UUID
 
 from supatenant._sync.repositories._base import Repository
-from supatenant.errors import Conflict
+from supatenant.errors import Conflict, PermissionDenied
 from supatenant.models import (
     FeedbackInsert,
     FeedbackRow,
@@ -32,6 +32,15 @@ class Feedback(Repository):
         """Rate a message +1 or -1; rating it again replaces the rating and comment."""
         scope = self._scope()
         what = f"rate message {message_id}"
+        if self._store.acting_for is not None:
+            # the service role skips RLS: a back end rating for a member rates their threads only
+            where = (
+                eq("tenant_id", str(scope.tenant_id)),
+                eq("id", str(message_id)),
+                *self._members_rows_only(),
+            )
+            if not (self._run(Select("messages", where, limit=1), what)).rows:
+                raise PermissionDenied(f"not allowed: {what}: no such message in member's threads", "42501")
         row = to_json(
             FeedbackInsert,
             {

@@ -24,6 +24,8 @@ from supatenant.ops import Call, Cmp, Condition, Delete, Insert, Order, Select, 
 class Members(Repository):
     """A tenant's members (the ``users`` table): read by the tenant, managed by its admins."""
 
+    for_member = False
+
     def me(self) -> Member:
         """The store's own membership."""
         return self._store.me()

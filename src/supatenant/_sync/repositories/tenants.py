@@ -13,6 +13,8 @@ from supatenant.ops import Insert, Order, Select, Update, eq
 class Tenants(Repository):
     """Tenants: members read their own, owners rename and configure it, the service role does all."""
 
+    for_member = False
+
     def create(
         self, name: str, slug: str, *, plan: str = "free", settings: dict[str, Any] | None = None
     ) -> Tenant:

@@ -28,6 +28,8 @@ def _given(**values: Any) -> dict[str, Any]:
 class Usage(Repository):
     """Token and cost usage: written by the service role only, read by members (own) and admins."""
 
+    for_member = False
+
     def increment(
         self,
         tenant_id: UUID,

@@ -548,3 +548,14 @@ def test_a_statement_error_filed_under_operational_is_not_a_lost_connection(db_u
     assert raised.value.sqlstate.startswith("54")
     assert not connection_lost(raised.value)
     assert connection_lost(psycopg.OperationalError("server closed the connection unexpectedly"))
+
+
+def test_only_a_service_store_acts_for_others(act: Callable[[str], Store], t: Tenancy) -> None:
+    m1 = act("m1")
+    with pytest.raises(Unsupported, match="only a service-role store"):
+        m1.as_service()
+    with pytest.raises(Unsupported):
+        m1.as_user(t.auth["owner"])
+    with pytest.raises(Unsupported):
+        m1.for_member(t.tenant_id, t.member["m2"])
+    assert m1.me().id == t.member["m1"]  # the store itself is untouched

@@ -106,17 +106,28 @@ class AsyncStore:
         return cls(backend, auth_user_id=user, tenant_id=tenant_id)
 
     def as_user(self, auth_user_id: UUID, *, tenant_id: UUID | None = None) -> AsyncStore:
-        """A store for another user on the same pool (one pool, a store per request)."""
+        """A store for a user on the same pool (one pool, a store per request); service stores only."""
         return self._with_identity(Identity.user(auth_user_id), auth_user_id, tenant_id)
 
     def as_service(self) -> AsyncStore:
+        """The service role on the same pool; service stores only."""
         return self._with_identity(Identity.service(), None, None)
+
+    def _acts_for_others(self, what: str) -> None:
+        """Only the service role may act as someone else: a store acting as a user (or anon)
+        never turns into another user, the service role, or a back end for a member."""
+        as_user = self._auth_user_id is not None
+        if as_user or (
+            isinstance(self.backend, AsyncPostgresBackend) and self.backend.identity.role != "service_role"
+        ):
+            raise Unsupported(f"{what}: only a service-role store acts for others")
 
     def _with_identity(self, identity: Identity, user: UUID | None, tenant_id: UUID | None) -> AsyncStore:
         if not isinstance(self.backend, AsyncPostgresBackend):
             raise Unsupported(
                 "a supabase store acts as its token: use Store.from_supabase(client, access_token=...)"
             )
+        self._acts_for_others("switch identity")
         return type(self)(
             self.backend.with_identity(identity), auth_user_id=user, tenant_id=tenant_id, owns_backend=False
         )
@@ -125,6 +136,7 @@ class AsyncStore:
         """The same caller (a service-role back end), working for one membership: new rows are
         theirs, and conversations, their messages and feedback are that member's own only, so
         a conversation id taken from a request cannot reach a colleague's thread."""
+        self._acts_for_others("work for a member")
         return type(self)(
             self.backend,
             auth_user_id=self._auth_user_id,

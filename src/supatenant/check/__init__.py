@@ -1,0 +1,1 @@
+"""``supatenant check``: migration mistakes caught before they reach a database."""

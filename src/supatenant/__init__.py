@@ -7,12 +7,13 @@
 from supatenant._async.repositories.conversations import Thread
 from supatenant._async.store import AsyncStore, AsyncUnitOfWork, Scope
 from supatenant._sync.store import Store, UnitOfWork
-from supatenant.auth import Identity
+from supatenant.auth import Identity, TokenVerifier
 from supatenant.errors import (
     Conflict,
     DatabaseError,
     InvalidInput,
     InvalidReference,
+    InvalidToken,
     NotFound,
     PermissionDenied,
     SupatenantError,
@@ -33,6 +34,7 @@ __all__ = [
     "Identity",
     "InvalidInput",
     "InvalidReference",
+    "InvalidToken",
     "NotFound",
     "Page",
     "PermissionDenied",
@@ -40,6 +42,7 @@ __all__ = [
     "Store",
     "SupatenantError",
     "Thread",
+    "TokenVerifier",
     "Unavailable",
     "UnitOfWork",
     "UnitOfWorkEnded",

@@ -40,6 +40,11 @@ class UnitOfWorkEnded(SupatenantError):
     connection is back in the pool, so every call on it is refused."""
 
 
+class InvalidToken(SupatenantError):
+    """An access token is not a JWT, or is expired, for another audience or issuer, or not
+    signed by the project's keys: the caller is not authenticated (HTTP 401)."""
+
+
 class DatabaseError(SupatenantError):
     """An error raised by the database, carrying its SQLSTATE."""
 

@@ -25,6 +25,7 @@ from psycopg.pq import TransactionStatus
 
 from supatenant import AsyncStore, Store, UnitOfWorkEnded
 from supatenant._sync.postgres import open_pool
+from supatenant.settings import PoolOptions
 from tests.blocking import Blocking
 from tests.integration.world import World
 
@@ -168,7 +169,7 @@ def _back_in_pool(pool: Any) -> bool:
 
 
 def test_the_pool_discards_a_connection_used_while_in_the_pool(db_url: str) -> None:
-    with open_pool(db_url, min_size=1, max_size=1) as pool:
+    with open_pool(db_url, PoolOptions(min_size=1, max_size=1)) as pool:
         with pool.connection() as conn:
             stale, pid = conn, conn.info.backend_pid
         while not _back_in_pool(pool):

@@ -28,6 +28,7 @@ from supatenant.auth import Identity
 from supatenant.backends.postgres import ACT_AS, connection_lost
 from supatenant.errors import Unavailable, UnitOfWorkEnded, Unsupported, database_error
 from supatenant.ops import Op, Result, Select
+from supatenant.settings import PoolOptions
 
 Pool = ConnectionPool[psycopg.Connection[DictRow]]
 
@@ -49,20 +50,37 @@ def _checkout(conn: psycopg.Connection[DictRow]) -> None:
         raise psycopg.ProgrammingError("connection used while in the pool: discarded")
 
 
-def open_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> Pool:
+def open_pool(dsn: str, options: PoolOptions | None = None) -> Pool:
+    """A pool of connections to ``dsn``, open and checked.
+
+    One connection is made first, directly: when the server is down or refuses, the error
+    says why at once (as the cause of :class:`Unavailable`) instead of the pool retrying
+    until its timeout and reporting only that it timed out.
+    """
+    options = options or PoolOptions()
+    kwargs = options.connection_kwargs(dsn)
+    try:
+        probe = psycopg.Connection.connect(dsn, **kwargs)
+    except psycopg.Error as e:
+        raise Unavailable(f"cannot connect to the database: {e}") from e
+    probe.close()
     pool: Pool = ConnectionPool(
         dsn,
-        min_size=min_size,
-        max_size=max_size,
-        kwargs={"row_factory": dict_row},
+        min_size=options.min_size,
+        max_size=options.max_size,
+        timeout=options.timeout,
+        max_idle=options.max_idle,
+        max_lifetime=options.max_lifetime,
+        kwargs={"row_factory": dict_row, **kwargs},
         check=_checkout,
         open=False,
     )
     try:
-        pool.open(wait=True, timeout=10)
+        pool.open(wait=True, timeout=options.timeout)
     except Exception as e:
         pool.close()
         raise Unavailable(f"cannot open a connection pool to the database: {e}") from e
+    log.debug("pool open: %s..%s connections", options.min_size, options.max_size)
     return pool
 
 

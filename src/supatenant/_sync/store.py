@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Protocol
 from uuid import UUID
@@ -18,10 +18,11 @@ from supatenant._sync.repositories.messages import Messages
 from supatenant._sync.repositories.tenants import Tenants
 from supatenant._sync.repositories.usage import Usage
 from supatenant._sync.supabase import SupabaseBackend, rest_client
-from supatenant.auth import Identity, token_subject
+from supatenant.auth import Identity, TokenVerifier, token_subject
 from supatenant.errors import InvalidInput, NotFound, Unsupported
 from supatenant.models import AcceptInvitationArgs, Member, Membership, to_json
 from supatenant.ops import Call, Cmp, Condition, Result, Select, eq
+from supatenant.settings import PoolOptions, Settings
 
 
 class Backend(Protocol):
@@ -72,39 +73,93 @@ class Store:
     @classmethod
     def connect(
         cls,
-        dsn: str,
+        dsn: str | None = None,
         *,
+        identity: Identity | None = None,
         auth_user_id: UUID | None = None,
         service_role: bool = False,
         tenant_id: UUID | None = None,
-        min_size: int = 1,
-        max_size: int = 10,
+        pool: PoolOptions | None = None,
+        min_size: int | None = None,
+        max_size: int | None = None,
     ) -> Store:
-        """A store on a psycopg pool, acting as the Supabase Auth user ``auth_user_id``, as the
-        service role, or (neither) as ``anon``. ``tenant_id`` picks the membership when the user
-        belongs to several tenants."""
-        if auth_user_id is not None and service_role:
-            raise ValueError("act as a user or as the service role, not both")
-        identity = (
-            Identity.user(auth_user_id)
-            if auth_user_id is not None
-            else Identity.service()
-            if service_role
-            else Identity.anon()
+        """A store on a psycopg pool to ``dsn`` (default: ``DATABASE_URL``).
+
+        It acts as ``identity`` (a verified token's, say: every claim reaches
+        ``auth.jwt()``), else as the Supabase Auth user ``auth_user_id``, else as the service
+        role when ``service_role``, else as ``anon``. ``tenant_id`` picks the membership when
+        the user belongs to several tenants; ``pool`` sets the pool's sizes, timeouts and
+        Supabase-pooler mode (``min_size``/``max_size`` override its sizes).
+        """
+        chosen = [c for c in (identity is not None, auth_user_id is not None, service_role) if c]
+        if len(chosen) > 1:
+            raise InvalidInput("act as one of: an identity, a user, the service role")
+        if identity is None:
+            identity = (
+                Identity.user(auth_user_id)
+                if auth_user_id is not None
+                else Identity.service()
+                if service_role
+                else Identity.anon()
+            )
+        url = dsn if dsn is not None else Settings.from_env().require_database_url()
+        options = pool or PoolOptions()
+        options = replace(
+            options,
+            min_size=options.min_size if min_size is None else min_size,
+            max_size=options.max_size if max_size is None else max_size,
         )
-        pool = open_pool(dsn, min_size=min_size, max_size=max_size)
-        return cls(PostgresBackend(pool, identity), auth_user_id=auth_user_id, tenant_id=tenant_id)
+        opened = open_pool(url, options)
+        backend = PostgresBackend(opened, identity)
+        return cls(backend, auth_user_id=identity.auth_user_id, tenant_id=tenant_id)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings | None = None,
+        *,
+        identity: Identity | None = None,
+        service_role: bool = False,
+        tenant_id: UUID | None = None,
+    ) -> Store:
+        """A psycopg store configured by ``settings`` (default: read from the environment)."""
+        settings = settings or Settings.from_env()
+        return cls.connect(
+            settings.require_database_url(),
+            identity=identity,
+            service_role=service_role,
+            tenant_id=tenant_id,
+            pool=settings.pool,
+        )
 
     @classmethod
     def from_supabase(
-        cls, client: Any, *, access_token: str | None = None, tenant_id: UUID | None = None
+        cls,
+        client: Any,
+        *,
+        access_token: str | None = None,
+        tenant_id: UUID | None = None,
+        verifier: TokenVerifier | None = None,
     ) -> Store:
         """A store on a supabase-py client. With ``access_token`` (a signed-in user's JWT) every
         request carries it and RLS applies as that user; without, the client's key is used
-        (the service role key for back-end jobs)."""
-        user = token_subject(access_token) if access_token is not None else None
+        (the service role key for back-end jobs).
+
+        A token that is not a JWT raises :class:`InvalidToken` here rather than turning into
+        an anonymous caller; with ``verifier`` the token is also verified (signature, expiry,
+        audience, issuer) before any request is sent.
+        """
+        user = None
+        if access_token is not None:
+            found = verifier.verify(access_token) if verifier is not None else None
+            user = found.auth_user_id if found is not None else token_subject(access_token)
         backend = SupabaseBackend(rest_client(client, access_token))
         return cls(backend, auth_user_id=user, tenant_id=tenant_id)
+
+    def as_identity(self, identity: Identity, *, tenant_id: UUID | None = None) -> Store:
+        """A store acting as ``identity`` (a verified token's, with all its claims) on the same
+        pool: a store per request; service stores only."""
+        return self._with_identity(identity, identity.auth_user_id, tenant_id)
 
     def as_user(self, auth_user_id: UUID, *, tenant_id: UUID | None = None) -> Store:
         """A store for a user on the same pool (one pool, a store per request); service stores only."""

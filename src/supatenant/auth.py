@@ -18,10 +18,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 from uuid import UUID
-
-import jwt
 
 from supatenant.errors import InvalidToken, Unavailable
 
@@ -33,6 +31,9 @@ ASYMMETRIC_ALGORITHMS = ("ES256", "RS256", "EdDSA")
 SECRET_ALGORITHMS = ("HS256",)
 
 log = logging.getLogger("supatenant.auth")
+
+if TYPE_CHECKING:
+    import jwt
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,9 @@ class TokenVerifier:
         self.audience = audience
         self.leeway = leeway
         self._secret = jwt_secret or None
-        self._jwks = (
+        import jwt  # PyJWT and cryptography load when tokens are verified, not on `import supatenant`
+
+        self._jwks: jwt.PyJWKClient | None = (
             jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=jwks_lifespan, timeout=timeout)
             if jwks_url is not None
             else None
@@ -165,6 +168,8 @@ class TokenVerifier:
         return Identity.from_claims(claims)
 
     def verified_claims(self, access_token: str) -> dict[str, Any]:
+        import jwt
+
         unverified_claims(access_token)  # the same clear error for what is not a JWT at all
         try:
             header = jwt.get_unverified_header(access_token)
@@ -197,6 +202,8 @@ class TokenVerifier:
         return claims
 
     def _signing_key(self, access_token: str) -> Any:
+        import jwt
+
         assert self._jwks is not None
         try:
             return self._jwks.get_signing_key_from_jwt(access_token).key

@@ -1,0 +1,116 @@
+"""A chat back end on supatenant and FastAPI: each request acts as the user whose Supabase
+access token it carries, row-level security decides what they see, and the back end writes
+the assistant's replies for them.
+
+    DATABASE_URL=... SUPABASE_URL=... [SUPABASE_JWT_SECRET=...] \\
+        uvicorn --factory examples.chat_api:create_app
+
+Needs ``pip install 'supatenant[fastapi]' uvicorn``. The reply here echoes the question; a
+real app calls its model where ``reply_to`` is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import Depends, FastAPI, Query, Request, status
+from pydantic import BaseModel, Field
+
+from supatenant import AsyncStore
+from supatenant.fastapi import StoreDependency, install_error_handlers
+from supatenant.models import Conversation, FeedbackRow, Member, Message
+from supatenant.settings import Settings
+
+
+class NewConversation(BaseModel):
+    title: str | None = Field(default=None, max_length=200)
+
+
+class NewMessage(BaseModel):
+    content: str = Field(min_length=1, max_length=32_000)
+
+
+class NewRating(BaseModel):
+    rating: Literal[-1, 1]
+    comment: str | None = Field(default=None, max_length=2_000)
+
+
+class ThreadOut(BaseModel):
+    conversation: Conversation
+    messages: list[Message]
+
+
+class Turn(BaseModel):
+    question: Message
+    answer: Message
+
+
+async def caller(request: Request) -> AsyncStore:
+    """The request's store: the user its access token names, in the tenant it asks for."""
+    stores: StoreDependency[AsyncStore] = request.app.state.stores
+    return await stores(request)
+
+
+Caller = Annotated[AsyncStore, Depends(caller)]
+
+
+def reply_to(question: str) -> str:
+    return f"You asked: {question}"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app; ``settings`` default to the environment's."""
+    settings = settings or Settings.from_env()
+    state: dict[str, AsyncStore] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # one service-role pool for the app; each request's store is a view on it
+        state["service"] = await AsyncStore.from_settings(settings, service_role=True)
+        try:
+            yield
+        finally:
+            await state.pop("service").close()
+
+    app = FastAPI(title="supatenant chat", lifespan=lifespan)
+    install_error_handlers(app)
+    app.state.stores = StoreDependency(lambda: state["service"], settings.verifier())
+
+    @app.get("/me")
+    async def me(store: Caller) -> Member:
+        return await store.me()
+
+    @app.get("/conversations")
+    async def conversations(
+        store: Caller, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    ) -> list[Conversation]:
+        return (await store.conversations.list(limit=limit)).items
+
+    @app.post("/conversations", status_code=status.HTTP_201_CREATED)
+    async def create_conversation(store: Caller, body: NewConversation) -> Conversation:
+        return await store.conversations.create(body.title)
+
+    @app.get("/conversations/{conversation_id}")
+    async def thread(store: Caller, conversation_id: UUID) -> ThreadOut:
+        found = await store.conversations.thread(conversation_id)
+        return ThreadOut(conversation=found.conversation, messages=found.messages)
+
+    @app.post("/conversations/{conversation_id}/messages", status_code=status.HTTP_201_CREATED)
+    async def ask(store: Caller, conversation_id: UUID, body: NewMessage) -> Turn:
+        question = await store.messages.append(conversation_id, role="user", content=body.content)
+        scope = await store.scope()
+        # the back end answers for the member: its store reaches only their own threads
+        backend = state["service"].for_member(scope.tenant_id, scope.member_id)
+        answer = await backend.messages.append(
+            conversation_id, role="assistant", content=reply_to(body.content)
+        )
+        return Turn(question=question, answer=answer)
+
+    @app.put("/messages/{message_id}/feedback")
+    async def rate(store: Caller, message_id: UUID, body: NewRating) -> FeedbackRow:
+        return await store.feedback.rate(message_id, body.rating, comment=body.comment)
+
+    return app

@@ -6,6 +6,9 @@ PostgREST returns as ``code``, so every backend raises the same classes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypedDict
+
 
 class SupatenantError(Exception):
     """Base class of every error supatenant raises."""
@@ -67,9 +70,33 @@ class PermissionDenied(DatabaseError):
     """Row-level security or a privilege refused the action (42501)."""
 
 
-class InvalidInput(DatabaseError):
-    """A value was rejected by a check, a type or a function's validation (22xxx, 23514, 23502),
-    or went past a program limit (54xxx: a search query too complex, say)."""
+class FieldError(TypedDict):
+    """One argument or field at fault: where (``"limit"``, ``"metadata.tags"``), what is wrong,
+    and pydantic's error type (``"greater_than_equal"``, ``"uuid_parsing"``, ...)."""
+
+    field: str
+    message: str
+    type: str
+
+
+class InvalidInput(SupatenantError):
+    """A value was rejected: by the models before anything was sent (``details`` names the
+    fields, ``sqlstate`` is None), or by the database (:class:`RejectedInput`)."""
+
+    sqlstate: str | None = None
+
+    def __init__(self, message: str, details: Sequence[FieldError] = ()) -> None:
+        super().__init__(message)
+        self.details: tuple[FieldError, ...] = tuple(details)
+
+
+class RejectedInput(InvalidInput, DatabaseError):
+    """The database rejected a value: a check, a type or a function's validation (22xxx,
+    23514, 23502), or a program limit (54xxx: a search query too complex, say)."""
+
+    def __init__(self, message: str, sqlstate: str | None = None) -> None:
+        DatabaseError.__init__(self, message, sqlstate)
+        self.details = ()
 
 
 class InvalidReference(DatabaseError):
@@ -81,8 +108,8 @@ _BY_SQLSTATE: dict[str, type[DatabaseError]] = {
     "23505": Conflict,
     "23P01": Conflict,
     "23503": InvalidReference,
-    "23514": InvalidInput,
-    "23502": InvalidInput,
+    "23514": RejectedInput,
+    "23502": RejectedInput,
     "P0002": NotFound,
     "PGRST116": NotFound,  # PostgREST: a single row was asked for and none (or several) matched
     "PGRST301": PermissionDenied,  # PostgREST: the JWT could not be decoded or verified
@@ -99,7 +126,7 @@ def class_for_sqlstate(sqlstate: str | None) -> type[DatabaseError]:
     if exact is not None:
         return exact
     if sqlstate.startswith(("22", "54")):  # data exceptions; program limits (a query too complex)
-        return InvalidInput
+        return RejectedInput
     return DatabaseError
 
 

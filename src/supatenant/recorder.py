@@ -37,7 +37,8 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from supatenant.errors import DatabaseError, PermissionDenied, SupatenantError
+from supatenant._edge import checked
+from supatenant.errors import DatabaseError, InvalidInput, PermissionDenied, SupatenantError, Unsupported
 from supatenant.models import UsageIncrement, to_json
 
 if TYPE_CHECKING:
@@ -138,8 +139,7 @@ class UsageBuffer:
         return len(self._totals)
 
 
-def _increment(tenant_id: UUID, user_id: UUID, **amounts: Any) -> UsageIncrement:
-    data = {"tenant_id": tenant_id, "user_id": user_id, **amounts}
+def _increment(data: dict[str, Any]) -> UsageIncrement:
     try:
         return UsageIncrement.model_validate(data)
     except ValidationError:
@@ -203,7 +203,7 @@ class _Recorder:
 
     def __init__(self, max_keys: int, interval: float, max_attempts: int, on_drop: OnDrop | None) -> None:
         if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+            raise InvalidInput("max_attempts must be at least 1")
         self._buffer = UsageBuffer()
         self._max_keys = max_keys
         self._interval = interval
@@ -214,9 +214,30 @@ class _Recorder:
         self.last_error: BaseException | None = None
         self.dropped: list[Dropped] = []
 
-    def record(self, tenant_id: UUID, user_id: UUID, **amounts: Any) -> None:
-        """Buffer one request's usage (``prompt_tokens``, ``completion_tokens``, ``cost_usd``, ...)."""
-        self.add(_increment(tenant_id, user_id, **amounts))
+    @checked
+    def record(
+        self,
+        tenant_id: UUID,
+        member_id: UUID,
+        *,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        cost_usd: Decimal | str | int = 0,
+        request_count: int = 1,
+        usage_date: date | None = None,
+    ) -> None:
+        """Buffer one request's usage for a member (their ``users.id``) on ``usage_date`` (today)."""
+        data: dict[str, Any] = {
+            "tenant_id": tenant_id,
+            "user_id": member_id,
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "cost_usd": cost_usd,
+            "request_count": request_count,
+        }
+        if usage_date is not None:
+            data["usage_date"] = usage_date
+        self.add(_increment(data))
 
     def add(self, increment: UsageIncrement) -> None:
         if self._closed:
@@ -346,7 +367,11 @@ class AsyncUsageRecorder(_Recorder):
         self._store = store
         self._flush_lock = asyncio.Lock()
         self._wake = asyncio.Event()
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise Unsupported("an AsyncUsageRecorder runs on an event loop: make it in async code") from None
+        self._task = loop.create_task(self._run())
 
     async def flush(self) -> int:
         async with self._flush_lock:

@@ -207,7 +207,7 @@ def test_messages_are_validated_before_anything_is_sent(act: Callable[[str], Sto
     m1 = act("m1")
     conv = m1.conversations.create("chat")
     with pytest.raises(InvalidInput, match="role"):
-        m1.messages.append(conv.id, role="robot", content="beep")
+        m1.messages.append(conv.id, role="robot", content="beep")  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="token_count"):
         m1.messages.append(conv.id, role="user", content="x", token_count=-1)
     with pytest.raises(InvalidInput, match="title"):
@@ -241,7 +241,7 @@ def test_feedback_is_rated_changed_summarised_and_removed(
     changed = m1.feedback.rate(answer.id, -1)
     assert (changed.id, changed.rating, changed.comment) == (rated.id, -1, None)
     with pytest.raises(InvalidInput, match="rating"):
-        m1.feedback.rate(answer.id, 5)
+        m1.feedback.rate(answer.id, 5)  # type: ignore[arg-type]
     service.usage.refresh_summaries()
     [summary] = m1.feedback.summary(conv.id)
     assert (summary.message_id, summary.negative_count, summary.score) == (answer.id, 1, -1)

@@ -11,11 +11,11 @@ from supatenant import errors
         ("42501", errors.PermissionDenied),
         ("23505", errors.Conflict),
         ("23503", errors.InvalidReference),
-        ("23514", errors.InvalidInput),
-        ("22023", errors.InvalidInput),  # any class-22 data exception
-        ("22P02", errors.InvalidInput),
+        ("23514", errors.RejectedInput),
+        ("22023", errors.RejectedInput),  # any class-22 data exception
+        ("22P02", errors.RejectedInput),
         ("PGRST116", errors.NotFound),
-        ("54000", errors.InvalidInput),  # a program limit: a search query too complex
+        ("54000", errors.RejectedInput),  # a program limit: a search query too complex
         ("40001", errors.DatabaseError),
         (None, errors.DatabaseError),
     ],

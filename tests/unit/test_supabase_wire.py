@@ -207,7 +207,7 @@ def test_bad_input_is_refused_before_any_request(member: Store, wire: Wire) -> N
     with pytest.raises(InvalidInput, match="title"):
         member.conversations.create("x" * 501)
     with pytest.raises(InvalidInput, match="role"):
-        member.messages.append(uuid.uuid4(), role="robot", content="beep")
+        member.messages.append(uuid.uuid4(), role="robot", content="beep")  # type: ignore[arg-type]
     assert wire.sent == []
 
 

@@ -17,6 +17,7 @@ from supatenant._async.repositories.messages import AsyncMessages
 from supatenant._async.repositories.tenants import AsyncTenants
 from supatenant._async.repositories.usage import AsyncUsage
 from supatenant._async.supabase import AsyncSupabaseBackend, rest_client
+from supatenant._edge import check_public_methods
 from supatenant.auth import Identity, TokenVerifier, token_subject
 from supatenant.errors import InvalidInput, NotFound, Unsupported
 from supatenant.models import AcceptInvitationArgs, Member, Membership, to_json
@@ -39,6 +40,7 @@ class Scope:
     member_id: UUID
 
 
+@check_public_methods
 class AsyncStore:
     """Repositories over one backend, acting as one caller. RLS decides what each call may do.
 
@@ -281,6 +283,7 @@ class AsyncStore:
         await self.close()
 
 
+@check_public_methods
 class AsyncUnitOfWork(AsyncStore):
     """A store whose calls share one transaction."""
 

@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any, Protocol
 from uuid import UUID
 
+from supatenant._edge import check_public_methods
 from supatenant._sync.postgres import PostgresBackend, open_pool
 from supatenant._sync.repositories.conversations import Conversations
 from supatenant._sync.repositories.feedback import Feedback
@@ -40,6 +41,7 @@ class Scope:
     member_id: UUID
 
 
+@check_public_methods
 class Store:
     """Repositories over one backend, acting as one caller. RLS decides what each call may do.
 
@@ -282,6 +284,7 @@ class Store:
         self.close()
 
 
+@check_public_methods
 class UnitOfWork(Store):
     """A store whose calls share one transaction."""
 

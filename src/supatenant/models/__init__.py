@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
+from pydantic_core import PydanticSerializationError
 
-from supatenant.errors import InvalidInput
+from supatenant._edge import field_errors, invalid, text_problems
+from supatenant.errors import FieldError
 from supatenant.models._generated import (
     AcceptInvitationArgs,
     ConversationsInsert,
@@ -42,6 +44,9 @@ from supatenant.models._generated import (
 )
 
 Role = Literal["owner", "admin", "member"]  # a member's role in their tenant
+MessageRole = Literal["user", "assistant", "system", "tool"]  # who speaks in a turn
+Rating = Literal[-1, 1]  # thumbs down, thumbs up
+Plan = Literal["free", "pro", "team", "enterprise"]  # a tenant's plan
 Tenant = TenantsRow
 Member = UsersRow
 Conversation = ConversationsRow
@@ -66,15 +71,19 @@ class UsageIncrement(UsageMetricsInsert):
 
 def to_json(model: type[BaseModel], data: Mapping[str, Any], what: str) -> dict[str, Any]:
     """``data`` checked against ``model`` and made JSON-ready (UUIDs, datetimes and decimals as
-    strings), leaving out what the caller did not set. Bad input raises InvalidInput before any I/O."""
+    strings), leaving out what the caller did not set. Bad input raises InvalidInput, naming
+    each field at fault, before any I/O: values the model rejects, values that are not JSON
+    (in ``metadata``, say), and text PostgreSQL cannot store (NUL, lone surrogates)."""
     try:
-        return model.model_validate(data).model_dump(mode="json", exclude_unset=True)
+        dumped = model.model_validate(data).model_dump(mode="json", exclude_unset=True)
     except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(map(str, err['loc'])) or 'input'}: {err['msg']}"
-            for err in e.errors(include_url=False)
-        )
-        raise InvalidInput(f"{what}: {problems}") from e
+        raise invalid(what, field_errors(e)) from None
+    except PydanticSerializationError as e:
+        raise invalid(what, [FieldError(field="input", message=f"not JSON: {e}", type="json")]) from None
+    problems = text_problems(dumped)
+    if problems:
+        raise invalid(what, problems)
+    return dumped
 
 
 __all__ = [
@@ -95,10 +104,13 @@ __all__ = [
     "Membership",
     "Message",
     "MessageFeedbackSummaryArgs",
+    "MessageRole",
     "MessagesInsert",
     "MonthlyUsage",
     "MonthlyUsageSummaryArgs",
     "NewInvitation",
+    "Plan",
+    "Rating",
     "Role",
     "SearchMessagesArgs",
     "Tenant",

@@ -5,6 +5,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from supatenant._edge import check_public_methods
 from supatenant.errors import Unsupported, database_error
 from supatenant.ops import Cmp, Op, Result, eq
 
@@ -18,6 +19,10 @@ class AsyncRepository:
     # whether a store working for one member (``for_member``) may use this repository: its
     # service-role rights must not reach beyond that member's threads
     for_member = True
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        check_public_methods(cls)  # every argument of every public method, before any I/O
 
     def __init__(self, store: AsyncStore) -> None:
         self._store = store

@@ -5,6 +5,7 @@ from typing import Any
 from uuid import UUID
 
 from supatenant._async.repositories._base import AsyncRepository
+from supatenant._edge import Limit
 from supatenant.models import Conversation, ConversationsInsert, ConversationsUpdate, Message, to_json
 from supatenant.ops import Cmp, Condition, Insert, Select, Update, eq
 from supatenant.paging import Cursor, Page, newest_first, older_than, page
@@ -19,11 +20,6 @@ class Thread:
 def _like(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
-
-
-def _check_limit(limit: int) -> None:
-    if limit < 1:
-        raise ValueError("limit must be at least 1")
 
 
 class AsyncConversations(AsyncRepository):
@@ -78,13 +74,12 @@ class AsyncConversations(AsyncRepository):
         archived: bool | None = False,
         title_contains: str | None = None,
         everyone: bool = False,
-        limit: int = 20,
+        limit: Limit = 20,
         after: Cursor | None = None,
         with_total: bool = False,
     ) -> Page[Conversation]:
         """Most recently active first. ``archived=None`` lists both; ``everyone`` lists the whole
         tenant's threads (admins), else the store's member's own (a ``for_member`` store: always)."""
-        _check_limit(limit)
         scope = await self._scope()
         where: tuple[Condition, ...] = (eq("tenant_id", str(scope.tenant_id)),)
         if not everyone or self._store.acting_for is not None:
@@ -103,9 +98,8 @@ class AsyncConversations(AsyncRepository):
         op = Select("conversations", where, newest_first("updated_at"), limit + 1)
         return page((await self._run(op, "conversations")).rows, Conversation, limit, "updated_at", total)
 
-    async def thread(self, conversation_id: UUID, *, limit: int = 50) -> Thread:
+    async def thread(self, conversation_id: UUID, *, limit: Limit = 50) -> Thread:
         """The conversation and its latest ``limit`` messages, oldest first."""
-        _check_limit(limit)
         conversation = await self.get(conversation_id)
         where = (eq("tenant_id", str(conversation.tenant_id)), eq("conversation_id", str(conversation_id)))
         op = Select("messages", where, newest_first("created_at"), limit)

@@ -11,6 +11,7 @@ from supatenant.models import (
     FeedbackSummary,
     FeedbackUpdate,
     MessageFeedbackSummaryArgs,
+    Rating,
     to_json,
 )
 from supatenant.ops import Call, Condition, Delete, Insert, Order, Select, Update, eq
@@ -27,7 +28,7 @@ class AsyncFeedback(AsyncRepository):
             eq("user_id", str(scope.member_id)),
         )
 
-    async def rate(self, message_id: UUID, rating: int, *, comment: str | None = None) -> FeedbackRow:
+    async def rate(self, message_id: UUID, rating: Rating, *, comment: str | None = None) -> FeedbackRow:
         """Rate a message +1 or -1; rating it again replaces the rating and comment."""
         scope = await self._scope()
         what = f"rate message {message_id}"

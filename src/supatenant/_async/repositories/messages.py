@@ -5,8 +5,8 @@ from typing import Any
 from uuid import UUID
 
 from supatenant._async.repositories._base import AsyncRepository
-from supatenant._async.repositories.conversations import _check_limit
-from supatenant.models import Message, MessagesInsert, SearchMessagesArgs, to_json
+from supatenant._edge import Limit
+from supatenant.models import Message, MessageRole, MessagesInsert, SearchMessagesArgs, to_json
 from supatenant.ops import Call, Condition, Insert, Select, eq
 from supatenant.paging import Cursor, Page, newest_first, older_than, page
 
@@ -18,7 +18,7 @@ class AsyncMessages(AsyncRepository):
         self,
         conversation_id: UUID,
         *,
-        role: str,
+        role: MessageRole,
         content: str,
         tool_calls: builtins.list[Any] | None = None,
         model: str | None = None,
@@ -52,10 +52,9 @@ class AsyncMessages(AsyncRepository):
         return await self._one(Insert("messages", (payload,)), Message, what)
 
     async def list(
-        self, conversation_id: UUID, *, limit: int = 50, before: Cursor | None = None
+        self, conversation_id: UUID, *, limit: Limit = 50, before: Cursor | None = None
     ) -> Page[Message]:
         """Newest first; pass ``page.next`` as ``before`` for older messages."""
-        _check_limit(limit)
         where: tuple[Condition, ...] = (
             eq("tenant_id", str(await self._tenant(None))),
             eq("conversation_id", str(conversation_id)),
@@ -68,12 +67,11 @@ class AsyncMessages(AsyncRepository):
         return page(rows, Message, limit, "created_at", None)
 
     async def search(
-        self, query: str, *, conversation_id: UUID | None = None, limit: int = 20
+        self, query: str, *, conversation_id: UUID | None = None, limit: Limit = 20
     ) -> builtins.list[Message]:
         """Full-text search (web-search syntax, English) over the messages the caller can read,
         newest first, through ``search_messages``: the caller's memberships are resolved once and
         the full-text index serves the tenant (RLS would keep it from serving a plain filter)."""
-        _check_limit(limit)
         given = {
             "p_query": query,
             "p_tenant_id": await self._tenant(None),

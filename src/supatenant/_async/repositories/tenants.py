@@ -5,7 +5,7 @@ from typing import Any
 from uuid import UUID
 
 from supatenant._async.repositories._base import AsyncRepository
-from supatenant.models import Tenant, TenantsInsert, TenantsUpdate, to_json
+from supatenant.models import Plan, Tenant, TenantsInsert, TenantsUpdate, to_json
 from supatenant.ops import Insert, Order, Select, Update, eq
 
 
@@ -15,7 +15,7 @@ class AsyncTenants(AsyncRepository):
     for_member = False
 
     async def create(
-        self, name: str, slug: str, *, plan: str = "free", settings: dict[str, Any] | None = None
+        self, name: str, slug: str, *, plan: Plan = "free", settings: dict[str, Any] | None = None
     ) -> Tenant:
         """A new tenant (service role)."""
         what = f"create tenant {slug!r}"
@@ -41,7 +41,7 @@ class AsyncTenants(AsyncRepository):
         *,
         name: str | None = None,
         settings: dict[str, Any] | None = None,
-        plan: str | None = None,
+        plan: Plan | None = None,
         is_active: bool | None = None,
     ) -> Tenant:
         """Change a tenant; owners may change name and settings, the service role anything."""

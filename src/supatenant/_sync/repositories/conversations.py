@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from supatenant._edge import Limit
 from supatenant._sync.repositories._base import Repository
 from supatenant.models import Conversation, ConversationsInsert, ConversationsUpdate, Message, to_json
 from supatenant.ops import Cmp, Condition, Insert, Select, Update, eq
@@ -20,11 +21,6 @@ class Thread:
 def _like(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
-
-
-def _check_limit(limit: int) -> None:
-    if limit < 1:
-        raise ValueError("limit must be at least 1")
 
 
 class Conversations(Repository):
@@ -73,13 +69,12 @@ class Conversations(Repository):
         archived: bool | None = False,
         title_contains: str | None = None,
         everyone: bool = False,
-        limit: int = 20,
+        limit: Limit = 20,
         after: Cursor | None = None,
         with_total: bool = False,
     ) -> Page[Conversation]:
         """Most recently active first. ``archived=None`` lists both; ``everyone`` lists the whole
         tenant's threads (admins), else the store's member's own (a ``for_member`` store: always)."""
-        _check_limit(limit)
         scope = self._scope()
         where: tuple[Condition, ...] = (eq("tenant_id", str(scope.tenant_id)),)
         if not everyone or self._store.acting_for is not None:
@@ -96,9 +91,8 @@ class Conversations(Repository):
         op = Select("conversations", where, newest_first("updated_at"), limit + 1)
         return page((self._run(op, "conversations")).rows, Conversation, limit, "updated_at", total)
 
-    def thread(self, conversation_id: UUID, *, limit: int = 50) -> Thread:
+    def thread(self, conversation_id: UUID, *, limit: Limit = 50) -> Thread:
         """The conversation and its latest ``limit`` messages, oldest first."""
-        _check_limit(limit)
         conversation = self.get(conversation_id)
         where = (eq("tenant_id", str(conversation.tenant_id)), eq("conversation_id", str(conversation_id)))
         op = Select("messages", where, newest_first("created_at"), limit)

@@ -5,9 +5,9 @@ import builtins
 from typing import Any
 from uuid import UUID
 
+from supatenant._edge import Limit
 from supatenant._sync.repositories._base import Repository
-from supatenant._sync.repositories.conversations import _check_limit
-from supatenant.models import Message, MessagesInsert, SearchMessagesArgs, to_json
+from supatenant.models import Message, MessageRole, MessagesInsert, SearchMessagesArgs, to_json
 from supatenant.ops import Call, Condition, Insert, Select, eq
 from supatenant.paging import Cursor, Page, newest_first, older_than, page
 
@@ -19,7 +19,7 @@ class Messages(Repository):
         self,
         conversation_id: UUID,
         *,
-        role: str,
+        role: MessageRole,
         content: str,
         tool_calls: builtins.list[Any] | None = None,
         model: str | None = None,
@@ -52,9 +52,10 @@ class Messages(Repository):
             del payload["user_id"]
         return self._one(Insert("messages", (payload,)), Message, what)
 
-    def list(self, conversation_id: UUID, *, limit: int = 50, before: Cursor | None = None) -> Page[Message]:
+    def list(
+        self, conversation_id: UUID, *, limit: Limit = 50, before: Cursor | None = None
+    ) -> Page[Message]:
         """Newest first; pass ``page.next`` as ``before`` for older messages."""
-        _check_limit(limit)
         where: tuple[Condition, ...] = (
             eq("tenant_id", str(self._tenant(None))),
             eq("conversation_id", str(conversation_id)),
@@ -67,12 +68,11 @@ class Messages(Repository):
         return page(rows, Message, limit, "created_at", None)
 
     def search(
-        self, query: str, *, conversation_id: UUID | None = None, limit: int = 20
+        self, query: str, *, conversation_id: UUID | None = None, limit: Limit = 20
     ) -> builtins.list[Message]:
         """Full-text search (web-search syntax, English) over the messages the caller can read,
         newest first, through ``search_messages``: the caller's memberships are resolved once and
         the full-text index serves the tenant (RLS would keep it from serving a plain filter)."""
-        _check_limit(limit)
         given = {
             "p_query": query,
             "p_tenant_id": self._tenant(None),

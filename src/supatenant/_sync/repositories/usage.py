@@ -33,7 +33,7 @@ class Usage(Repository):
     def increment(
         self,
         tenant_id: UUID,
-        user_id: UUID,
+        member_id: UUID,
         *,
         prompt_tokens: int = 0,
         completion_tokens: int = 0,
@@ -41,11 +41,12 @@ class Usage(Repository):
         request_count: int = 1,
         usage_date: date | None = None,
     ) -> UsageMetricsRow:
-        """Add one request's usage in one atomic upsert; returns the day's row after it."""
+        """Add one request's usage for a member (their ``users.id``) in one atomic upsert;
+        returns the day's row after it."""
         what = "increment usage"
         increment = _given(
             tenant_id=tenant_id,
-            user_id=user_id,
+            user_id=member_id,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             cost_usd=cost_usd,

@@ -1,0 +1,130 @@
+"""The edge: every public method's arguments are checked before it runs, in one place.
+
+:func:`checked` wraps a function so that its arguments are validated against its own
+annotations by pydantic (a malformed UUID, a ``limit`` out of range, a role that is not one
+of the ``Literal``'s, a wrong type) and that no text carries what PostgreSQL cannot store
+(NUL characters, lone surrogates). Whatever is wrong raises :class:`InvalidInput`, with one
+:class:`FieldError` per argument at fault, before any I/O. :func:`check_public_methods`
+applies it to every public method of a class, so a repository cannot forget it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterator, Mapping
+from typing import Annotated, Any, TypeVar
+
+import pydantic
+from pydantic import ConfigDict, Field, ValidationError
+
+from supatenant.errors import FieldError, InvalidInput
+
+MAX_LIMIT = 1000
+Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]  # rows per call: 1 to MAX_LIMIT
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T", bound=type)
+
+_CONFIG = ConfigDict(arbitrary_types_allowed=True)
+
+
+def field_errors(e: ValidationError, names: list[str] | None = None, prefix: str = "") -> list[FieldError]:
+    """pydantic's errors as :class:`FieldError`s; positional locations become ``names``."""
+    found: list[FieldError] = []
+    for err in e.errors(include_url=False):
+        loc = list(err["loc"])
+        if loc and isinstance(loc[0], int) and names is not None and loc[0] < len(names):
+            loc[0] = names[loc[0]]
+        where = ".".join(str(part) for part in loc) or "input"
+        found.append(FieldError(field=prefix + where, message=err["msg"], type=err["type"]))
+    return found
+
+
+def invalid(what: str, problems: list[FieldError]) -> InvalidInput:
+    text = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+    return InvalidInput(f"{what}: {text}", problems)
+
+
+def _bad_text(value: Any, where: str) -> Iterator[FieldError]:
+    """NUL characters and lone surrogates, which no PostgreSQL text or JSON value can hold."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield FieldError(field=where, message="text cannot contain NUL (\\x00) characters", type="nul")
+        elif any("\ud800" <= ch <= "\udfff" for ch in value):
+            yield FieldError(field=where, message="text cannot contain lone surrogates", type="surrogate")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _bad_text(key, f"{where}.<key>")
+            yield from _bad_text(item, f"{where}.{key}")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _bad_text(item, f"{where}.{i}")
+
+
+def text_problems(values: Mapping[str, Any]) -> list[FieldError]:
+    return [p for name, value in values.items() for p in _bad_text(value, name)]
+
+
+def checked(fn: F) -> F:
+    """``fn`` with its arguments validated first (see the module's text)."""
+    signature = inspect.signature(fn)
+    names = list(signature.parameters)
+    validated: Callable[..., Any] | None = None
+
+    def prepare(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[..., Any]:
+        nonlocal validated
+        if validated is None:  # built on first use: importing the package stays cheap
+            validated = pydantic.validate_call(config=_CONFIG, validate_return=False)(fn)
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as e:
+            problem = FieldError(field="input", message=str(e), type="arguments")
+            raise invalid(fn.__qualname__, [problem]) from None
+        problems = text_problems({k: v for k, v in bound.arguments.items() if k not in ("self", "cls")})
+        if problems:
+            raise invalid(fn.__qualname__, problems)
+        return validated
+
+    def refused(e: ValidationError) -> InvalidInput | None:
+        """This call's arguments at fault; None for an error from a row or model inside it."""
+        return invalid(fn.__qualname__, field_errors(e, names)) if e.title == fn.__qualname__ else None
+
+    wrapper: Callable[..., Any]
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            run = prepare(args, kwargs)
+            try:
+                return await run(*args, **kwargs)
+            except ValidationError as e:
+                if (error := refused(e)) is None:
+                    raise
+                raise error from None
+
+    else:
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            run = prepare(args, kwargs)
+            try:
+                return run(*args, **kwargs)
+            except ValidationError as e:
+                if (error := refused(e)) is None:
+                    raise
+                raise error from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def check_public_methods(cls: T) -> T:
+    """Wrap each public method defined on ``cls`` itself with :func:`checked`."""
+    for name, attr in list(vars(cls).items()):
+        if name.startswith("_"):
+            continue
+        if isinstance(attr, classmethod):
+            setattr(cls, name, classmethod(checked(attr.__func__)))
+        elif inspect.isfunction(attr):
+            setattr(cls, name, checked(attr))
+    return cls

@@ -6,6 +6,7 @@
 
 from supatenant._async.repositories.conversations import Thread
 from supatenant._async.store import AsyncStore, AsyncUnitOfWork, Scope
+from supatenant._edge import MAX_LIMIT, UNSET
 from supatenant._sync.store import Store, UnitOfWork
 from supatenant.auth import Identity, TokenVerifier
 from supatenant.errors import (
@@ -25,6 +26,8 @@ from supatenant.paging import Cursor, Page
 from supatenant.recorder import AsyncUsageRecorder, UsageNotRecorded, UsageRecorder
 
 __all__ = [
+    "MAX_LIMIT",
+    "UNSET",
     "AsyncStore",
     "AsyncUnitOfWork",
     "AsyncUsageRecorder",

@@ -10,6 +10,7 @@ applies it to every public method of a class, so a repository cannot forget it.
 
 from __future__ import annotations
 
+import enum
 import functools
 import inspect
 from collections.abc import Callable, Iterator, Mapping
@@ -22,6 +23,24 @@ from supatenant.errors import FieldError, InvalidInput
 
 MAX_LIMIT = 1000
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]  # rows per call: 1 to MAX_LIMIT
+
+
+class Unset(enum.Enum):
+    """The default of an update's fields: left as it is. ``None`` sets a nullable column to null."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = Unset.UNSET
+
+
+def given(**values: Any) -> dict[str, Any]:
+    """The fields a caller set (``None`` included: it clears a nullable column)."""
+    return {k: v for k, v in values.items() if v is not UNSET}
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T", bound=type)

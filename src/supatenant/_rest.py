@@ -59,7 +59,8 @@ def request(client: Any, op: Op) -> Any:
         return client.rpc(op.function, op.args)
     table = client.from_(op.table)
     if isinstance(op, Select):
-        builder = _filters(table.select("*", count=CountMethod.exact if op.count else None), op.where)
+        columns = ",".join(op.columns) or "*"
+        builder = _filters(table.select(columns, count=CountMethod.exact if op.count else None), op.where)
         for o in op.order:
             builder = builder.order(o.column, desc=o.descending)
         if op.single:

@@ -53,9 +53,15 @@ def _where(conditions: tuple[Condition, ...], params: list[Any]) -> sql.Composab
     return sql.SQL(" where ") + sql.SQL(" and ").join(_condition(c, params) for c in conditions)
 
 
+def _columns(columns: tuple[str, ...]) -> sql.Composable:
+    """A named column list (what the app's models know), or ``*``."""
+    return sql.SQL(", ").join(map(sql.Identifier, columns)) if columns else sql.SQL("*")
+
+
 def select(op: Select) -> Statement:
     params: list[Any] = []
-    query = sql.SQL("select * from {}").format(_table(op.table)) + _where(op.where, params)
+    query = sql.SQL("select {} from {}").format(_columns(op.columns), _table(op.table))
+    query += _where(op.where, params)
     if op.order:
         query += sql.SQL(" order by ") + sql.SQL(", ").join(
             sql.SQL("{} desc" if o.descending else "{}").format(sql.Identifier(o.column)) for o in op.order
@@ -87,8 +93,11 @@ def insert(op: Insert) -> Statement:
             else:
                 values.append(sql.DEFAULT)
         tuples.append(sql.SQL("({})").format(sql.SQL(", ").join(values)))
-    query = sql.SQL("insert into {} ({}) values {} returning *").format(
-        _table(op.table), sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(", ").join(tuples)
+    query = sql.SQL("insert into {} ({}) values {} returning {}").format(
+        _table(op.table),
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(", ").join(tuples),
+        _columns(op.columns),
     )
     return query, params
 
@@ -97,13 +106,13 @@ def update(op: Update) -> Statement:
     params = [_param(v) for v in op.values.values()]
     assignments = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in op.values)
     query = sql.SQL("update {} set {}").format(_table(op.table), assignments)
-    return query + _where(op.where, params) + sql.SQL(" returning *"), params
+    return query + _where(op.where, params) + sql.SQL(" returning {}").format(_columns(op.columns)), params
 
 
 def delete(op: Delete) -> Statement:
     params: list[Any] = []
     query = sql.SQL("delete from {}").format(_table(op.table)) + _where(op.where, params)
-    return query + sql.SQL(" returning *"), params
+    return query + sql.SQL(" returning {}").format(_columns(op.columns)), params
 
 
 def call(op: Call) -> Statement:

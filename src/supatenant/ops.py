@@ -53,12 +53,14 @@ class Select:
     limit: int | None = None
     single: bool = False  # exactly one row, else NotFound
     count: bool = False  # also report how many rows match, ignoring limit
+    columns: tuple[str, ...] = ()  # the columns read; () reads all
 
 
 @dataclass(frozen=True)
 class Insert:
     table: str
     rows: tuple[dict[str, Json], ...]
+    columns: tuple[str, ...] = ()  # the columns returned; () returns all
 
 
 @dataclass(frozen=True)
@@ -66,12 +68,14 @@ class Update:
     table: str
     values: dict[str, Json]
     where: tuple[Condition, ...]
+    columns: tuple[str, ...] = ()  # the columns returned; () returns all
 
 
 @dataclass(frozen=True)
 class Delete:
     table: str
     where: tuple[Condition, ...]
+    columns: tuple[str, ...] = ()  # the columns returned; () returns all
 
 
 @dataclass(frozen=True)

@@ -217,7 +217,8 @@ class Store:
         where: tuple[Condition, ...] = (eq("auth_id", str(self._auth_user_id)), Cmp("is_active", "is", True))
         if self._tenant_id is not None:
             where += (eq("tenant_id", str(self._tenant_id)),)
-        rows = (self.backend.run(Select("users", where, limit=2), "your membership")).rows
+        op = Select("users", where, limit=2, columns=tuple(Member.model_fields))
+        rows = (self.backend.run(op, "your membership")).rows
         if not rows:
             raise NotFound(f"user {self._auth_user_id} has no active membership you can see", "PGRST116")
         if len(rows) > 1:

@@ -44,7 +44,6 @@ _CODEGEN_OPTIONS = (
     "--use-double-quotes",
     "--keep-model-order",
     "--output-datetime-class=AwareDatetime",
-    "--extra-fields=forbid",
     "--collapse-root-models",
     "--strict-nullable",
     "--deserialize-default-values=decimal",

@@ -254,7 +254,8 @@ def _row(columns: list[Column], title: str, description: str | None) -> JsonSche
         "type": "object",
         "properties": properties,
         "required": [c.name for c in columns],
-        "additionalProperties": False,
+        # no additionalProperties: a row read after an additive migration (a new column the
+        # app does not know yet) still validates; what the app knows is checked as before
     }
     if description:
         schema["description"] = description
@@ -272,7 +273,8 @@ def _writable(columns: list[Column], title: str, description: str, insert: bool)
             s = _nullable(s)
         if insert and not c.nullable and c.default is None:
             required.append(c.name)
-        elif c.default is not None:
+        elif insert and c.default is not None:
+            # an update has no defaults: a field left unset is left unchanged
             constant, value = _default_value(c.default)
             if constant:
                 s["default"] = value

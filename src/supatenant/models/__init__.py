@@ -75,15 +75,28 @@ def to_json(model: type[BaseModel], data: Mapping[str, Any], what: str) -> dict[
     each field at fault, before any I/O: values the model rejects, values that are not JSON
     (in ``metadata``, say), and text PostgreSQL cannot store (NUL, lone surrogates)."""
     try:
-        dumped = model.model_validate(data).model_dump(mode="json", exclude_unset=True)
+        validated = model.model_validate(data)
     except ValidationError as e:
         raise invalid(what, field_errors(e)) from None
-    except PydanticSerializationError as e:
-        raise invalid(what, [FieldError(field="input", message=f"not JSON: {e}", type="json")]) from None
+    try:
+        dumped = validated.model_dump(mode="json", exclude_unset=True)
+    except PydanticSerializationError:
+        raise invalid(what, _not_json(validated)) from None
     problems = text_problems(dumped)
     if problems:
         raise invalid(what, problems)
     return dumped
+
+
+def _not_json(validated: BaseModel) -> list[FieldError]:
+    """The fields whose values JSON cannot carry (an object in ``metadata``, say)."""
+    found = []
+    for name in validated.model_fields_set:
+        try:
+            validated.model_dump(mode="json", include={name})
+        except PydanticSerializationError as e:
+            found.append(FieldError(field=name, message=f"not JSON: {e}", type="json"))
+    return found
 
 
 __all__ = [

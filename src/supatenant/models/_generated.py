@@ -69,9 +69,6 @@ class ConversationsRow(BaseModel):
     A chat thread between one member and the assistant.
     """
 
-    model_config = ConfigDict(
-        extra="forbid",
-    )
     id: UUID
     tenant_id: UUID
     user_id: UUID
@@ -111,12 +108,12 @@ class ConversationsUpdate(BaseModel):
     The member who owns the thread.
     """
     title: Annotated[str | None, Field(max_length=500)] = None
-    metadata: dict[str, Any] = {}
-    is_archived: bool = False
+    metadata: dict[str, Any] | None = None
+    is_archived: bool | None = None
     """
     Soft delete: archived threads are kept and can be restored.
     """
-    message_count: Annotated[int, Field(ge=0, le=2147483647)] = 0
+    message_count: Annotated[int | None, Field(ge=0, le=2147483647)] = None
     """
     Maintained by trigger on messages; not writable by members.
     """
@@ -160,9 +157,6 @@ class CurrentDayUsageRow(BaseModel):
     Today's (UTC) usage rows, filtered by the caller's own RLS.
     """
 
-    model_config = ConfigDict(
-        extra="forbid",
-    )
     tenant_id: UUID | None
     user_id: UUID | None
     usage_date: date | None
@@ -238,9 +232,6 @@ class FeedbackRow(BaseModel):
     A member's rating of one message; at most one per member per message.
     """
 
-    model_config = ConfigDict(
-        extra="forbid",
-    )
     id: UUID
     tenant_id: UUID
     message_id: UUID
@@ -349,9 +340,6 @@ class InvitationsRow(BaseModel):
     An invitation to join a tenant, accepted once by the invited auth account with its token.
     """
 
-    model_config = ConfigDict(
-        extra="forbid",
-    )
     tenant_id: UUID
     id: UUID
     email: Annotated[str, Field(max_length=320)]
@@ -384,12 +372,12 @@ class InvitationsUpdate(BaseModel):
     tenant_id: UUID | None = None
     id: UUID | None = None
     email: Annotated[str | None, Field(max_length=320)] = None
-    role: Literal["owner", "admin", "member"] = "member"
+    role: Literal["owner", "admin", "member"] | None = None
     invited_by: UUID | None = None
     """
     The admin or owner who invited; null when the service role did, or once that member is deleted.
     """
-    sent_by_service: bool = False
+    sent_by_service: bool | None = None
     """
     Sent by the service role: no member's standing to check when it is accepted.
     """
@@ -421,9 +409,6 @@ class InviteMemberResult(BaseModel):
     A row returned by invite_member().
     """
 
-    model_config = ConfigDict(
-        extra="forbid",
-    )
     invitation_id: UUID | None
     token: str | None
     expires_at: AwareDatetime | None
@@ -446,9 +431,6 @@ class MessageFeedbackSummaryResult(BaseModel):
     A row returned by message_feedback_summary().
     """
 
-    model_config = ConfigDict(
-        extra="forbid",
-    )
     tenant_id: UUID | None
     message_id: UUID | None
     conversation_id: UUID | None
@@ -508,9 +490,6 @@ class MessagesRow(BaseModel):
     One turn of a conversation. Append-only: members can never update or delete.
     """
 
-    model_config = ConfigDict(
-        extra="forbid",
-    )
     id: UUID
     tenant_id: UUID
     conversation_id: UUID
@@ -573,7 +552,7 @@ class MessagesUpdate(BaseModel):
     """
     Time the model took to produce this message, in milliseconds.
     """
-    metadata: dict[str, Any] = {}
+    metadata: dict[str, Any] | None = None
     created_at: AwareDatetime | None = None
 
 
@@ -595,9 +574,6 @@ class MonthlyUsageSummaryResult(BaseModel):
     A row returned by monthly_usage_summary().
     """
 
-    model_config = ConfigDict(
-        extra="forbid",
-    )
     tenant_id: UUID | None
     user_id: UUID | None
     month: date | None
@@ -632,9 +608,6 @@ class MyMembershipsResult(BaseModel):
     A row returned by my_memberships().
     """
 
-    model_config = ConfigDict(
-        extra="forbid",
-    )
     tenant_id: UUID | None
     tenant_name: str | None
     tenant_slug: str | None
@@ -709,9 +682,6 @@ class TenantsRow(BaseModel):
     A customer organisation; every other row belongs to exactly one tenant.
     """
 
-    model_config = ConfigDict(
-        extra="forbid",
-    )
     id: UUID
     name: Annotated[str, Field(max_length=200)]
     slug: Annotated[str, Field(max_length=63)]
@@ -748,15 +718,15 @@ class TenantsUpdate(BaseModel):
     """
     URL-safe unique handle: lowercase letters, digits and single hyphens.
     """
-    plan: Literal["free", "pro", "team", "enterprise"] = "free"
+    plan: Literal["free", "pro", "team", "enterprise"] | None = None
     """
     Billing plan; changed by the service role only.
     """
-    is_active: bool = True
+    is_active: bool | None = None
     """
     An inactive tenant's members see nothing.
     """
-    settings: dict[str, Any] = {}
+    settings: dict[str, Any] | None = None
     """
     Tenant-level configuration as a JSON object; editable by the owner.
     """
@@ -805,9 +775,6 @@ class UsageMetricsRow(BaseModel):
     Daily usage per member; written only through increment_usage and increment_usage_batch.
     """
 
-    model_config = ConfigDict(
-        extra="forbid",
-    )
     tenant_id: UUID
     user_id: UUID
     usage_date: date
@@ -844,10 +811,10 @@ class UsageMetricsUpdate(BaseModel):
     """
     The UTC calendar day the usage belongs to.
     """
-    request_count: Annotated[int, Field(ge=0, le=9223372036854775807)] = 0
-    prompt_tokens: Annotated[int, Field(ge=0, le=9223372036854775807)] = 0
-    completion_tokens: Annotated[int, Field(ge=0, le=9223372036854775807)] = 0
-    cost_usd: Annotated[Decimal, Field(ge=0)] = Decimal("0")
+    request_count: Annotated[int | None, Field(ge=0, le=9223372036854775807)] = None
+    prompt_tokens: Annotated[int | None, Field(ge=0, le=9223372036854775807)] = None
+    completion_tokens: Annotated[int | None, Field(ge=0, le=9223372036854775807)] = None
+    cost_usd: Annotated[Decimal | None, Field(ge=0)] = None
     """
     Cost in US dollars, to the millionth.
     """
@@ -887,9 +854,6 @@ class UsersRow(BaseModel):
     A member of a tenant: one row per (tenant, person).
     """
 
-    model_config = ConfigDict(
-        extra="forbid",
-    )
     id: UUID
     tenant_id: UUID
     auth_id: UUID | None
@@ -926,11 +890,11 @@ class UsersUpdate(BaseModel):
     """
     email: Annotated[str | None, Field(max_length=320)] = None
     display_name: Annotated[str | None, Field(max_length=200)] = None
-    role: Literal["owner", "admin", "member"] = "member"
+    role: Literal["owner", "admin", "member"] | None = None
     """
     owner, admin or member; only admins change roles and only owners grant or revoke owner.
     """
-    is_active: bool = True
+    is_active: bool | None = None
     """
     A deactivated member sees nothing; admins deactivate rather than delete.
     """

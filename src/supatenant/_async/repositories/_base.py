@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID
 
@@ -7,7 +8,7 @@ from pydantic import BaseModel
 
 from supatenant._edge import check_public_methods
 from supatenant.errors import Unsupported, database_error
-from supatenant.ops import Cmp, Op, Result, eq
+from supatenant.ops import Call, Cmp, Op, Result, eq
 
 if TYPE_CHECKING:
     from supatenant._async.store import AsyncStore, Scope
@@ -52,12 +53,19 @@ class AsyncRepository:
             )
         return await self._store.backend.run(op, what)
 
+    async def _rows(self, op: Op, model: type[BaseModel], what: str) -> Result:
+        """Run ``op`` reading the columns ``model`` knows by name: a column added to the table
+        by a newer migration is neither read nor a reason to fail."""
+        if not isinstance(op, Call) and not op.columns:
+            op = replace(op, columns=tuple(model.model_fields))
+        return await self._run(op, what)
+
     async def _all(self, op: Op, model: type[M], what: str) -> list[M]:
-        return [model.model_validate(row) for row in (await self._run(op, what)).rows]
+        return [model.model_validate(row) for row in (await self._rows(op, model, what)).rows]
 
     async def _one(self, op: Op, model: type[M], what: str) -> M:
         """The single row ``op`` returns; an update or delete that matched nothing is NotFound."""
-        rows = (await self._run(op, what)).rows
+        rows = (await self._rows(op, model, what)).rows
         if not rows:
             raise database_error("no row", "PGRST116", what)
         return model.model_validate(rows[0])

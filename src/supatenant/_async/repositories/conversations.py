@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from supatenant._async.repositories._base import AsyncRepository
-from supatenant._edge import Limit
+from supatenant._edge import UNSET, Limit, Unset, given
 from supatenant.models import Conversation, ConversationsInsert, ConversationsUpdate, Message, to_json
 from supatenant.ops import Cmp, Condition, Insert, Select, Update, eq
 from supatenant.paging import Cursor, Page, newest_first, older_than, page
@@ -47,12 +47,14 @@ class AsyncConversations(AsyncRepository):
         return await self._one(op, Conversation, f"conversation {conversation_id}")
 
     async def update(
-        self, conversation_id: UUID, *, title: str | None = None, metadata: dict[str, Any] | None = None
+        self,
+        conversation_id: UUID,
+        *,
+        title: str | Literal[Unset.UNSET] | None = UNSET,
+        metadata: dict[str, Any] | Literal[Unset.UNSET] = UNSET,
     ) -> Conversation:
-        given = {"title": title, "metadata": metadata}
-        return await self._change(
-            conversation_id, {k: v for k, v in given.items() if v is not None}, "update"
-        )
+        """Change what is given (``title=None`` clears the title); nothing given changes nothing."""
+        return await self._change(conversation_id, given(title=title, metadata=metadata), "update")
 
     async def archive(self, conversation_id: UUID) -> Conversation:
         """Soft delete: the thread is kept and can be restored with :meth:`unarchive`."""
@@ -63,6 +65,8 @@ class AsyncConversations(AsyncRepository):
 
     async def _change(self, conversation_id: UUID, values: dict[str, Any], verb: str) -> Conversation:
         what = f"{verb} conversation {conversation_id}"
+        if not values:
+            return await self.get(conversation_id)
         op = Update(
             "conversations", to_json(ConversationsUpdate, values, what), await self._key(conversation_id)
         )
@@ -96,7 +100,8 @@ class AsyncConversations(AsyncRepository):
         if after is not None:
             where += (older_than("updated_at", after),)
         op = Select("conversations", where, newest_first("updated_at"), limit + 1)
-        return page((await self._run(op, "conversations")).rows, Conversation, limit, "updated_at", total)
+        rows = (await self._rows(op, Conversation, "conversations")).rows
+        return page(rows, Conversation, limit, "updated_at", total)
 
     async def thread(self, conversation_id: UUID, *, limit: Limit = 50) -> Thread:
         """The conversation and its latest ``limit`` messages, oldest first."""

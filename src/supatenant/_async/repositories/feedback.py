@@ -39,7 +39,7 @@ class AsyncFeedback(AsyncRepository):
                 eq("id", str(message_id)),
                 *self._members_rows_only(),
             )
-            if not (await self._run(Select("messages", where, limit=1), what)).rows:
+            if not (await self._run(Select("messages", where, limit=1, columns=("id",)), what)).rows:
                 raise PermissionDenied(f"not allowed: {what}: no such message in member's threads", "42501")
         row = to_json(
             FeedbackInsert,

@@ -63,7 +63,7 @@ class AsyncMessages(AsyncRepository):
         if before is not None:
             where += (older_than("created_at", before),)
         op = Select("messages", where, newest_first("created_at"), limit + 1)
-        rows = (await self._run(op, f"messages of conversation {conversation_id}")).rows
+        rows = (await self._rows(op, Message, f"messages of conversation {conversation_id}")).rows
         return page(rows, Message, limit, "created_at", None)
 
     async def search(

@@ -1,6 +1,7 @@
 # DO NOT EDIT. Generated from supatenant/_async by `python -m supatenant.codegen.unasync`.
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID
 
@@ -8,7 +9,7 @@ from pydantic import BaseModel
 
 from supatenant._edge import check_public_methods
 from supatenant.errors import Unsupported, database_error
-from supatenant.ops import Cmp, Op, Result, eq
+from supatenant.ops import Call, Cmp, Op, Result, eq
 
 if TYPE_CHECKING:
     from supatenant._sync.store import Scope, Store
@@ -53,12 +54,19 @@ class Repository:
             )
         return self._store.backend.run(op, what)
 
+    def _rows(self, op: Op, model: type[BaseModel], what: str) -> Result:
+        """Run ``op`` reading the columns ``model`` knows by name: a column added to the table
+        by a newer migration is neither read nor a reason to fail."""
+        if not isinstance(op, Call) and not op.columns:
+            op = replace(op, columns=tuple(model.model_fields))
+        return self._run(op, what)
+
     def _all(self, op: Op, model: type[M], what: str) -> list[M]:
-        return [model.model_validate(row) for row in (self._run(op, what)).rows]
+        return [model.model_validate(row) for row in (self._rows(op, model, what)).rows]
 
     def _one(self, op: Op, model: type[M], what: str) -> M:
         """The single row ``op`` returns; an update or delete that matched nothing is NotFound."""
-        rows = (self._run(op, what)).rows
+        rows = (self._rows(op, model, what)).rows
         if not rows:
             raise database_error("no row", "PGRST116", what)
         return model.model_validate(rows[0])

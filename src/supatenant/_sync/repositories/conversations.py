@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
-from supatenant._edge import Limit
+from supatenant._edge import UNSET, Limit, Unset, given
 from supatenant._sync.repositories._base import Repository
 from supatenant.models import Conversation, ConversationsInsert, ConversationsUpdate, Message, to_json
 from supatenant.ops import Cmp, Condition, Insert, Select, Update, eq
@@ -46,10 +46,14 @@ class Conversations(Repository):
         return self._one(op, Conversation, f"conversation {conversation_id}")
 
     def update(
-        self, conversation_id: UUID, *, title: str | None = None, metadata: dict[str, Any] | None = None
+        self,
+        conversation_id: UUID,
+        *,
+        title: str | Literal[Unset.UNSET] | None = UNSET,
+        metadata: dict[str, Any] | Literal[Unset.UNSET] = UNSET,
     ) -> Conversation:
-        given = {"title": title, "metadata": metadata}
-        return self._change(conversation_id, {k: v for k, v in given.items() if v is not None}, "update")
+        """Change what is given (``title=None`` clears the title); nothing given changes nothing."""
+        return self._change(conversation_id, given(title=title, metadata=metadata), "update")
 
     def archive(self, conversation_id: UUID) -> Conversation:
         """Soft delete: the thread is kept and can be restored with :meth:`unarchive`."""
@@ -60,6 +64,8 @@ class Conversations(Repository):
 
     def _change(self, conversation_id: UUID, values: dict[str, Any], verb: str) -> Conversation:
         what = f"{verb} conversation {conversation_id}"
+        if not values:
+            return self.get(conversation_id)
         op = Update("conversations", to_json(ConversationsUpdate, values, what), self._key(conversation_id))
         return self._one(op, Conversation, what)
 
@@ -89,7 +95,8 @@ class Conversations(Repository):
         if after is not None:
             where += (older_than("updated_at", after),)
         op = Select("conversations", where, newest_first("updated_at"), limit + 1)
-        return page((self._run(op, "conversations")).rows, Conversation, limit, "updated_at", total)
+        rows = (self._rows(op, Conversation, "conversations")).rows
+        return page(rows, Conversation, limit, "updated_at", total)
 
     def thread(self, conversation_id: UUID, *, limit: Limit = 50) -> Thread:
         """The conversation and its latest ``limit`` messages, oldest first."""

@@ -40,7 +40,7 @@ class Feedback(Repository):
                 eq("id", str(message_id)),
                 *self._members_rows_only(),
             )
-            if not (self._run(Select("messages", where, limit=1), what)).rows:
+            if not (self._run(Select("messages", where, limit=1, columns=("id",)), what)).rows:
                 raise PermissionDenied(f"not allowed: {what}: no such message in member's threads", "42501")
         row = to_json(
             FeedbackInsert,

@@ -64,7 +64,7 @@ class Messages(Repository):
         if before is not None:
             where += (older_than("created_at", before),)
         op = Select("messages", where, newest_first("created_at"), limit + 1)
-        rows = (self._run(op, f"messages of conversation {conversation_id}")).rows
+        rows = (self._rows(op, Message, f"messages of conversation {conversation_id}")).rows
         return page(rows, Message, limit, "created_at", None)
 
     def search(

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
+from supatenant._edge import UNSET, Unset, given
 from supatenant._sync.repositories._base import Repository
 from supatenant.models import Plan, Tenant, TenantsInsert, TenantsUpdate, to_json
 from supatenant.ops import Insert, Order, Select, Update, eq
@@ -38,14 +39,18 @@ class Tenants(Repository):
         self,
         tenant_id: UUID | None = None,
         *,
-        name: str | None = None,
-        settings: dict[str, Any] | None = None,
-        plan: Plan | None = None,
-        is_active: bool | None = None,
+        name: str | Literal[Unset.UNSET] = UNSET,
+        settings: dict[str, Any] | Literal[Unset.UNSET] = UNSET,
+        plan: Plan | Literal[Unset.UNSET] = UNSET,
+        is_active: bool | Literal[Unset.UNSET] = UNSET,
     ) -> Tenant:
-        """Change a tenant; owners may change name and settings, the service role anything."""
+        """Change a tenant; owners may change name and settings, the service role anything.
+        Nothing given changes nothing."""
         tenant = self._tenant(tenant_id)
         what = f"update tenant {tenant}"
-        given = {"name": name, "settings": settings, "plan": plan, "is_active": is_active}
-        changes = to_json(TenantsUpdate, {k: v for k, v in given.items() if v is not None}, what)
+        changes = to_json(
+            TenantsUpdate, given(name=name, settings=settings, plan=plan, is_active=is_active), what
+        )
+        if not changes:
+            return self.get(tenant)
         return self._one(Update("tenants", changes, (eq("id", str(tenant)),)), Tenant, what)

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from supatenant import UNSET, InvalidInput, Store
+from supatenant import UNSET, InvalidInput, PermissionDenied, Store
 from supatenant.errors import DatabaseError, RejectedInput
 from supatenant.models import ConversationsUpdate, TenantsUpdate, UsersUpdate
 from tests.integration.test_store import Tenancy, _make_tenancy
@@ -113,3 +113,28 @@ def test_values_the_database_refuses_are_rejected_input_with_their_sqlstate(db_u
         assert isinstance(caught.value, InvalidInput)
         assert isinstance(caught.value, DatabaseError)
         assert service.tenants.get(t.tenant_id).id == t.tenant_id
+
+
+def test_a_failed_call_in_a_unit_of_work_undoes_itself_only(db_url: str) -> None:
+    t = _make_tenancy(db_url)
+    with Store.connect(db_url, service_role=True, max_size=1) as service:
+        m1 = service.as_user(t.auth["m1"])
+        back_end = service.for_member(t.tenant_id, t.member["m1"])
+        conv = m1.conversations.create("rated twice")
+        answer = back_end.messages.append(conv.id, role="assistant", content="an answer")
+        with m1.unit_of_work() as uow:
+            kept = uow.conversations.create("kept")
+            uow.feedback.rate(answer.id, 1, comment="first")
+            rerated = uow.feedback.rate(answer.id, -1, comment="second")  # insert conflicts, then updates
+            with pytest.raises(PermissionDenied):
+                uow.members.add("not-allowed@example.test")  # refused, caught: the unit goes on
+            with pytest.raises(InvalidInput):
+                uow.conversations.get("nope")  # type: ignore[arg-type]
+            also = uow.conversations.create("also kept")
+            uow.commit()
+        assert (rerated.rating, rerated.comment) == (-1, "second")
+        titles = {c.title for c in m1.conversations.list().items}
+        assert {kept.title, also.title} <= titles
+        [feedback] = m1.feedback.list(message_id=answer.id)
+        assert (feedback.rating, feedback.comment) == (-1, "second")
+        assert all(m.email != "not-allowed@example.test" for m in service.members.list(tenant_id=t.tenant_id))

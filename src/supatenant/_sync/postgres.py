@@ -131,7 +131,13 @@ class PostgresBackend:
 
     def run(self, op: Op, what: str) -> Result:
         if (conn := self._in_unit(what)) is not None:
-            return _execute(conn, op, what)
+            # a savepoint: a call that fails undoes itself only, and the unit of work goes on
+            # (the caller may catch the error and carry on, or leave the block to undo it all)
+            try:
+                with conn.transaction():
+                    return _execute(conn, op, what)
+            except psycopg.Error as e:  # the savepoint itself failed: the connection is gone
+                raise Unavailable(f"{what}: the database connection failed: {e}") from e
         try:
             with self.pool.connection() as conn, conn.transaction():
                 self._begin(conn)

@@ -4,8 +4,7 @@
 ``connect(dsn, ...)`` for psycopg or ``from_supabase(client, ...)`` for supabase-py.
 """
 
-from supatenant._async.repositories.conversations import Thread
-from supatenant._async.store import AsyncStore, AsyncUnitOfWork, Scope
+from supatenant._async.store import AsyncStore, AsyncUnitOfWork
 from supatenant._edge import MAX_LIMIT, UNSET
 from supatenant._sync.store import Store, UnitOfWork
 from supatenant.auth import Identity, TokenVerifier
@@ -24,6 +23,7 @@ from supatenant.errors import (
 )
 from supatenant.paging import Cursor, Page
 from supatenant.recorder import AsyncUsageRecorder, UsageNotRecorded, UsageRecorder
+from supatenant.results import Scope, Thread
 
 __all__ = [
     "MAX_LIMIT",

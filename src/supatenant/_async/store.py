@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, Protocol
 from uuid import UUID
@@ -22,6 +22,7 @@ from supatenant.auth import Identity, TokenVerifier, token_subject
 from supatenant.errors import InvalidInput, NotFound, Unsupported
 from supatenant.models import AcceptInvitationArgs, Member, Membership, to_json
 from supatenant.ops import Call, Cmp, Condition, Result, Select, eq
+from supatenant.results import Scope
 from supatenant.settings import PoolOptions, Settings
 
 
@@ -30,14 +31,6 @@ class AsyncBackend(Protocol):
     def unit_of_work(self) -> AbstractAsyncContextManager[Any]: ...
     async def commit(self) -> None: ...
     async def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class Scope:
-    """The membership a store acts for: where new rows go and whose they are."""
-
-    tenant_id: UUID
-    member_id: UUID
 
 
 @check_public_methods

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, Protocol
 from uuid import UUID
@@ -23,6 +23,7 @@ from supatenant.auth import Identity, TokenVerifier, token_subject
 from supatenant.errors import InvalidInput, NotFound, Unsupported
 from supatenant.models import AcceptInvitationArgs, Member, Membership, to_json
 from supatenant.ops import Call, Cmp, Condition, Result, Select, eq
+from supatenant.results import Scope
 from supatenant.settings import PoolOptions, Settings
 
 
@@ -31,14 +32,6 @@ class Backend(Protocol):
     def unit_of_work(self) -> AbstractContextManager[Any]: ...
     def commit(self) -> None: ...
     def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class Scope:
-    """The membership a store acts for: where new rows go and whose they are."""
-
-    tenant_id: UUID
-    member_id: UUID
 
 
 @check_public_methods

@@ -11,7 +11,8 @@ from supatenant.errors import Unsupported, database_error
 from supatenant.ops import Call, Cmp, Op, Result, eq
 
 if TYPE_CHECKING:
-    from supatenant._async.store import AsyncStore, Scope
+    from supatenant._async.store import AsyncStore
+    from supatenant.results import Scope
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
 
@@ -9,12 +8,7 @@ from supatenant._edge import UNSET, Limit, Unset, given
 from supatenant.models import Conversation, ConversationsInsert, ConversationsUpdate, Message, to_json
 from supatenant.ops import Cmp, Condition, Insert, Select, Update, eq
 from supatenant.paging import Cursor, Page, newest_first, older_than, page
-
-
-@dataclass(frozen=True)
-class Thread:
-    conversation: Conversation
-    messages: list[Message]  # oldest first, the latest ``limit`` of them
+from supatenant.results import Thread
 
 
 def _like(text: str) -> str:

@@ -12,7 +12,8 @@ from supatenant.errors import Unsupported, database_error
 from supatenant.ops import Call, Cmp, Op, Result, eq
 
 if TYPE_CHECKING:
-    from supatenant._sync.store import Scope, Store
+    from supatenant._sync.store import Store
+    from supatenant.results import Scope
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -1,7 +1,6 @@
 # DO NOT EDIT. Generated from supatenant/_async by `python -m supatenant.codegen.unasync`.
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
 
@@ -10,12 +9,7 @@ from supatenant._sync.repositories._base import Repository
 from supatenant.models import Conversation, ConversationsInsert, ConversationsUpdate, Message, to_json
 from supatenant.ops import Cmp, Condition, Insert, Select, Update, eq
 from supatenant.paging import Cursor, Page, newest_first, older_than, page
-
-
-@dataclass(frozen=True)
-class Thread:
-    conversation: Conversation
-    messages: list[Message]  # oldest first, the latest ``limit`` of them
+from supatenant.results import Thread
 
 
 def _like(text: str) -> str:

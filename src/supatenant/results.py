@@ -1,0 +1,24 @@
+"""Result shapes both stores share (one class each, so sync and async code type alike)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from supatenant.models import Conversation, Message
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The membership a store acts for: where new rows go and whose they are."""
+
+    tenant_id: UUID
+    member_id: UUID
+
+
+@dataclass(frozen=True)
+class Thread:
+    """A conversation and its latest messages, oldest first."""
+
+    conversation: Conversation
+    messages: list[Message]

@@ -1,0 +1,56 @@
+"""What application code annotates with is what both stores return (mypy checks the
+annotated functions below; the assertions check the same at run time)."""
+
+from __future__ import annotations
+
+import typing
+from uuid import UUID
+
+from pydantic import BaseModel
+
+import supatenant
+from supatenant import AsyncStore, Scope, Store, Thread
+from supatenant._async.repositories.conversations import AsyncConversations
+from supatenant._sync.repositories.conversations import Conversations
+
+
+def sync_thread(store: Store, conversation_id: UUID) -> Thread:
+    return store.conversations.thread(conversation_id)
+
+
+async def async_thread(store: AsyncStore, conversation_id: UUID) -> Thread:
+    return await store.conversations.thread(conversation_id)
+
+
+def sync_scope(store: Store) -> Scope:
+    return store.scope()
+
+
+def test_both_stores_return_the_exported_result_classes() -> None:
+    threads: list[object] = [Conversations.thread, AsyncConversations.thread]
+    scopes: list[object] = [Store.scope, AsyncStore.scope]
+    assert {typing.get_type_hints(m)["return"] for m in threads} == {supatenant.Thread}
+    assert {typing.get_type_hints(m)["return"] for m in scopes} == {supatenant.Scope}
+
+
+def test_enumerated_arguments_are_literals_of_the_schema() -> None:
+    from supatenant.models import (
+        FeedbackInsert,
+        MessageRole,
+        MessagesInsert,
+        Plan,
+        Rating,
+        Role,
+        TenantsInsert,
+        UsersInsert,
+    )
+
+    pairs: list[tuple[object, type[BaseModel], str]] = [
+        (MessageRole, MessagesInsert, "role"),
+        (Rating, FeedbackInsert, "rating"),
+        (Plan, TenantsInsert, "plan"),
+        (Role, UsersInsert, "role"),
+    ]
+    for alias, model, field in pairs:
+        generated = typing.get_args(model.model_fields[field].annotation)
+        assert set(typing.get_args(alias)) == set(generated), field

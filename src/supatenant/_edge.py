@@ -107,7 +107,9 @@ def checked(fn: F) -> F:
 
     def refused(e: ValidationError) -> InvalidInput | None:
         """This call's arguments at fault; None for an error from a row or model inside it."""
-        return invalid(fn.__qualname__, field_errors(e, names)) if e.title == fn.__qualname__ else None
+        # an Iterable argument is validated as the call consumes it, under this title
+        ours = e.title in (fn.__qualname__, "ValidatorIterator")
+        return invalid(fn.__qualname__, field_errors(e, names)) if ours else None
 
     wrapper: Callable[..., Any]
     if inspect.iscoroutinefunction(fn):

@@ -1,0 +1,228 @@
+"""Generated arguments at every public method of both stores, as every kind of caller.
+
+Arguments are drawn from each method's own annotations, valid and not: real ids of the
+caller's rows, a colleague's and another tenant's, random UUIDs, text with NUL characters
+and lone surrogates, integers past any column, wrong types. Whatever a call does, only a
+:class:`SupatenantError` may escape it, and a call that raises leaves every table as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import types
+import typing
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from supatenant import AsyncStore, Store, SupatenantError
+from supatenant._edge import Unset
+from supatenant.paging import Cursor
+from tests.blocking import Blocking
+from tests.integration.test_store import Tenancy, _make_tenancy
+
+REPOSITORIES = ("tenants", "members", "conversations", "messages", "feedback", "usage")
+STORE_METHODS = ("me", "memberships", "scope", "accept_invitation", "as_user", "for_member", "known_tenant")
+TABLES = ("tenants", "users", "invitations", "conversations", "messages", "feedback", "usage_metrics")
+
+GARBAGE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True),
+    st.text(max_size=8),
+    st.binary(max_size=4),
+    st.just(object()),
+    st.lists(st.integers(), max_size=2),
+)
+TEXT = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["", " ", "nul\x00", "surrogate \ud800", "x" * 5000, "%_\\", "'; drop table x; --"]),
+)
+JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.text(max_size=10)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@dataclass
+class World:
+    url: str
+    conn: psycopg.Connection[Any]  # a superuser's, outside RLS: reads what is really there
+    t: Tenancy
+    ids: list[UUID]  # real ids of every kind: the caller's, a colleague's, another tenant's
+
+
+def uuid_of(value: UUID | None) -> UUID:
+    assert value is not None
+    return value
+
+
+FINGERPRINT = " union all ".join(
+    f"select '{table}', count(*) || ':' || coalesce(md5(string_agg(t::text, '|' order by t::text)), '')"
+    f" from public.{table} t"
+    for table in TABLES
+)
+
+
+def fingerprint(conn: psycopg.Connection[Any]) -> dict[str, str]:
+    """Every row of every table, hashed: what a failed call must leave as it was."""
+    return {str(table): str(digest) for table, digest in conn.execute(FINGERPRINT).fetchall()}
+
+
+def for_type(tp: Any, world: World) -> st.SearchStrategy[Any]:
+    """Values for an annotation: mostly of its type (real ids among them), sometimes garbage."""
+    return st.one_of(_typed(tp, world), GARBAGE) if tp is not Any else GARBAGE
+
+
+def _typed(tp: Any, world: World) -> st.SearchStrategy[Any]:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Annotated:
+        return _typed(args[0], world)
+    if origin is typing.Literal:
+        return st.sampled_from(args)
+    if origin in (typing.Union, types.UnionType):
+        return st.one_of([_typed(a, world) for a in args])
+    if tp is type(None):
+        return st.none()
+    if tp is UUID:
+        return st.one_of(st.sampled_from(world.ids), st.uuids())
+    if tp is str:
+        return TEXT
+    if tp is bool:
+        return st.booleans()
+    if tp is int:
+        return st.one_of(st.integers(-5, 1200), st.integers(-(2**70), 2**70))
+    if tp is Decimal:
+        return st.decimals(allow_nan=True, allow_infinity=True)
+    if tp is float:
+        return st.floats(allow_nan=True)
+    if tp is date:
+        return st.dates()
+    if tp is datetime:
+        return st.datetimes(timezones=st.sampled_from([None, *[__import__("datetime").UTC]]))
+    if tp is timedelta:
+        return st.timedeltas()
+    if tp is Cursor:
+        return st.builds(Cursor, st.datetimes(timezones=st.just(__import__("datetime").UTC)), st.uuids())
+    if tp is Unset:
+        return st.just(Unset.UNSET)
+    if origin is dict or tp is dict:
+        return st.one_of(st.dictionaries(st.text(max_size=6), JSON, max_size=3), st.just({"x": object()}))
+    if origin in (list, Iterable) or tp is list:
+        return st.lists(JSON, max_size=3)
+    return GARBAGE
+
+
+def arguments(fn: Callable[..., Any], world: World) -> st.SearchStrategy[tuple[list[Any], dict[str, Any]]]:
+    hints = typing.get_type_hints(fn, include_extras=True)
+
+    @st.composite
+    def build(draw: st.DrawFn) -> tuple[list[Any], dict[str, Any]]:
+        positional: list[Any] = []
+        named: dict[str, Any] = {}
+        for name, p in inspect.signature(fn).parameters.items():
+            if name == "self":
+                continue
+            if p.default is not inspect.Parameter.empty and draw(st.booleans()):
+                continue  # left to its default
+            value = draw(for_type(hints.get(name, Any), world))
+            if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and not named:
+                positional.append(value)
+            else:
+                named[name] = value
+        if draw(st.integers(0, 20)) == 0:
+            named["unexpected"] = draw(GARBAGE)
+        return positional, named
+
+    return build()
+
+
+@pytest.fixture(scope="module")
+def world(migrated_database: Callable[[], str]) -> Iterator[World]:
+    url = migrated_database()
+    t = _make_tenancy(url)
+    with Store.connect(url, service_role=True, max_size=1) as service:
+        ids: list[UUID] = [t.tenant_id, t.other_tenant_id, *t.auth.values(), *t.member.values()]
+        for actor in ("m1", "m2", "outsider"):
+            store = service.as_user(t.auth[actor])
+            conv = store.conversations.create(f"{actor}'s")
+            tenant = t.other_tenant_id if actor == "outsider" else t.tenant_id
+            answer = service.for_member(tenant, t.member[actor]).messages.append(
+                conv.id, role="assistant", content="an answer"
+            )
+            store.feedback.rate(answer.id, 1)
+            ids += [conv.id, answer.id]
+        invitation = service.as_user(t.auth["admin"]).members.invite("invitee@example.test")
+        ids.append(uuid_of(invitation.invitation_id))
+    with psycopg.connect(url, autocommit=True) as conn:
+        yield World(url, conn, t, ids)
+
+
+@pytest.fixture(scope="module", params=["sync", "async"])
+def stores(request: pytest.FixtureRequest, world: World) -> Iterator[dict[str, Any]]:
+    """The callers: a member, an admin, the service role and a back end working for a member."""
+    loop = asyncio.new_event_loop() if request.param == "async" else None
+    if loop is None:
+        service: Any = Store.connect(world.url, service_role=True, max_size=2)
+    else:
+        service = Blocking(
+            loop.run_until_complete(AsyncStore.connect(world.url, service_role=True, max_size=2)), loop
+        )
+    t = world.t
+    yield {
+        "member": service.as_user(t.auth["m1"]),
+        "admin": service.as_user(t.auth["admin"]),
+        "service": service,
+        "back_end": service.for_member(t.tenant_id, t.member["m1"]),
+    }
+    service.close()
+    if loop is not None:
+        loop.close()
+
+
+def _methods(target: Any) -> list[str]:
+    cls = type(target._target if isinstance(target, Blocking) else target)
+    return sorted(n for n, v in vars(cls).items() if not n.startswith("_") and inspect.isfunction(v))
+
+
+def _callable(target: Any, name: str) -> Callable[..., Any]:
+    inner = target._target if isinstance(target, Blocking) else target
+    return getattr(type(inner), name)  # type: ignore[no-any-return]
+
+
+@settings(
+    max_examples=400,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_only_supatenant_errors_escape_and_a_failed_call_writes_nothing(
+    data: st.DataObject, world: World, stores: dict[str, Any]
+) -> None:
+    actor = data.draw(st.sampled_from(sorted(stores)), label="actor")
+    store = stores[actor]
+    where = data.draw(st.sampled_from([*REPOSITORIES, "store"]), label="on")
+    target = store if where == "store" else getattr(store, where)
+    names = STORE_METHODS if where == "store" else _methods(target)
+    name = data.draw(st.sampled_from(names), label="method")
+    positional, named = data.draw(arguments(_callable(target, name), world), label="arguments")
+    before = fingerprint(world.conn)
+    try:
+        getattr(target, name)(*positional, **named)
+    except SupatenantError:
+        assert fingerprint(world.conn) == before, f"{actor} {where}.{name} raised and wrote"
+    except BaseException as e:
+        pytest.fail(f"{actor} {where}.{name}(*{positional!r}, **{named!r}) raised {type(e).__name__}: {e}")

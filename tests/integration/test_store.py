@@ -158,8 +158,17 @@ def test_a_member_cannot_see_or_change_another_members_conversation(act: Callabl
         m1.conversations.get(theirs.id)
     with pytest.raises(NotFound):
         m1.conversations.update(theirs.id, title="mine now")
-    with pytest.raises(PermissionDenied, match="does not exist or is not yours"):
+    # a colleague's conversation and a missing one answer alike: no existence oracle
+    with pytest.raises(NotFound, match="not found, or not yours") as colleagues:
         m1.messages.append(theirs.id, role="user", content="hello")
+    with pytest.raises(NotFound, match="not found, or not yours") as missing:
+        m1.messages.append(uuid.uuid4(), role="user", content="hello")
+    assert (colleagues.value.sqlstate, _without_ids(colleagues.value)) == (
+        missing.value.sqlstate,
+        _without_ids(missing.value),
+    )
+    with pytest.raises(PermissionDenied, match="user turns only"):  # a refusal by role, not by row
+        m1.messages.append(theirs.id, role="assistant", content="hello")
     # the owner of the thread can do each of those
     m2 = act("m2")
     assert m2.conversations.update(theirs.id, title="still mine").title == "still mine"
@@ -259,8 +268,10 @@ def test_feedback_on_a_message_the_member_cannot_read_is_refused(
     answer = service.for_member(t.tenant_id, t.member["m2"]).messages.append(
         conv.id, role="assistant", content="hi"
     )
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound, match="not found, or not yours"):
         act("m1").feedback.rate(answer.id, 1)
+    with pytest.raises(NotFound, match="not found, or not yours"):
+        act("m1").feedback.rate(uuid.uuid4(), 1)
     assert m2.feedback.rate(answer.id, 1).rating == 1
 
 
@@ -481,16 +492,16 @@ def test_a_back_end_working_for_a_member_reaches_that_members_threads_only(
     act("m2").messages.append(colleagues.id, role="user", content="private")
     mine = act("m1").conversations.create("m1's")
     back_end = service.for_member(t.tenant_id, t.member["m1"])  # conversation ids come from requests
-    with pytest.raises(PermissionDenied, match="does not exist or is not member") as theirs:
+    with pytest.raises(NotFound, match="does not exist or is not member") as theirs:
         back_end.messages.append(colleagues.id, role="assistant", content="planted")
-    with pytest.raises(PermissionDenied, match="does not exist or is not member") as missing:
+    with pytest.raises(NotFound, match="does not exist or is not member") as missing:
         back_end.messages.append(uuid.uuid4(), role="assistant", content="planted")
     assert (theirs.value.sqlstate, _without_ids(theirs.value)) == (
         missing.value.sqlstate,
         _without_ids(missing.value),
     )
     colleagues_turn = act("m2").conversations.thread(colleagues.id).messages[0]
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         back_end.feedback.rate(colleagues_turn.id, -1)
     # the service role's other powers stay with the service store
     with pytest.raises(Unsupported, match="working for a member"):

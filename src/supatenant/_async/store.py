@@ -196,6 +196,11 @@ class AsyncStore:
         )
 
     @property
+    def acts_as_user(self) -> bool:
+        """Whether this store acts as a signed-in user (a member), not a service role or anon."""
+        return self._auth_user_id is not None
+
+    @property
     def acting_for(self) -> UUID | None:
         """The member a :meth:`for_member` store works for; None for any other store."""
         return self._scope.member_id if self._for_member and self._scope is not None else None

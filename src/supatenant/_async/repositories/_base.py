@@ -7,7 +7,7 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from supatenant._edge import check_public_methods
-from supatenant.errors import Unsupported, database_error
+from supatenant.errors import InvalidReference, NotFound, PermissionDenied, Unsupported, database_error
 from supatenant.ops import Call, Cmp, Op, Result, eq
 
 if TYPE_CHECKING:
@@ -63,6 +63,21 @@ class AsyncRepository:
 
     async def _all(self, op: Op, model: type[M], what: str) -> list[M]:
         return [model.model_validate(row) for row in (await self._rows(op, model, what)).rows]
+
+    async def _into(self, op: Op, model: type[M], what: str) -> M:
+        """A write into a row the caller names (the conversation a message goes to, the message
+        a rating is of): refused because that row is missing or not theirs, it is NotFound,
+        exactly as reading it would be, so the answer never tells a colleague's row from none."""
+        try:
+            return await self._one(op, model, what)
+        except (PermissionDenied, InvalidReference) as e:
+            raise NotFound(f"{what}: not found, or not yours ({e})", e.sqlstate) from e
+
+    def _member_turns_only(self, role: str, what: str) -> None:
+        """A member's own store adds ``user`` turns only: the rest are the back end's (the
+        database refuses them too; refused here, the refusal is told apart from a missing row)."""
+        if role != "user" and self._store.acting_for is None and self._store.acts_as_user:
+            raise PermissionDenied(f"not allowed: {what}: a member adds user turns only", "42501")
 
     async def _one(self, op: Op, model: type[M], what: str) -> M:
         """The single row ``op`` returns; an update or delete that matched nothing is NotFound."""

@@ -4,7 +4,7 @@ import builtins
 from uuid import UUID
 
 from supatenant._async.repositories._base import AsyncRepository
-from supatenant.errors import Conflict, PermissionDenied
+from supatenant.errors import Conflict, NotFound
 from supatenant.models import (
     FeedbackInsert,
     FeedbackRow,
@@ -40,7 +40,7 @@ class AsyncFeedback(AsyncRepository):
                 *self._members_rows_only(),
             )
             if not (await self._run(Select("messages", where, limit=1, columns=("id",)), what)).rows:
-                raise PermissionDenied(f"not allowed: {what}: no such message in member's threads", "42501")
+                raise NotFound(f"{what}: not found, or not yours (not in the member's threads)", "42501")
         row = to_json(
             FeedbackInsert,
             {
@@ -53,7 +53,7 @@ class AsyncFeedback(AsyncRepository):
             what,
         )
         try:
-            return await self._one(Insert("feedback", (row,)), FeedbackRow, what)
+            return await self._into(Insert("feedback", (row,)), FeedbackRow, what)
         except Conflict:
             # already rated: members may change rating and comment, nothing else
             changes = to_json(FeedbackUpdate, {"rating": rating, "comment": comment}, what)

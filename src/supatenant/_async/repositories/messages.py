@@ -26,8 +26,9 @@ class AsyncMessages(AsyncRepository):
         latency_ms: int | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Message:
-        scope = await self._scope()
         what = f"append to conversation {conversation_id}"
+        self._member_turns_only(role, what)
+        scope = await self._scope()
         given = {
             "tool_calls": tool_calls,
             "model": model,
@@ -49,7 +50,7 @@ class AsyncMessages(AsyncRepository):
             # the database copies the conversation's owner; a back end working for a member
             # names them, and the database refuses a conversation that is not theirs
             del payload["user_id"]
-        return await self._one(Insert("messages", (payload,)), Message, what)
+        return await self._into(Insert("messages", (payload,)), Message, what)
 
     async def list(
         self, conversation_id: UUID, *, limit: Limit = 50, before: Cursor | None = None

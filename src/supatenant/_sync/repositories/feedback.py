@@ -5,7 +5,7 @@ import builtins
 from uuid import UUID
 
 from supatenant._sync.repositories._base import Repository
-from supatenant.errors import Conflict, PermissionDenied
+from supatenant.errors import Conflict, NotFound
 from supatenant.models import (
     FeedbackInsert,
     FeedbackRow,
@@ -41,7 +41,7 @@ class Feedback(Repository):
                 *self._members_rows_only(),
             )
             if not (self._run(Select("messages", where, limit=1, columns=("id",)), what)).rows:
-                raise PermissionDenied(f"not allowed: {what}: no such message in member's threads", "42501")
+                raise NotFound(f"{what}: not found, or not yours (not in the member's threads)", "42501")
         row = to_json(
             FeedbackInsert,
             {
@@ -54,7 +54,7 @@ class Feedback(Repository):
             what,
         )
         try:
-            return self._one(Insert("feedback", (row,)), FeedbackRow, what)
+            return self._into(Insert("feedback", (row,)), FeedbackRow, what)
         except Conflict:
             # already rated: members may change rating and comment, nothing else
             changes = to_json(FeedbackUpdate, {"rating": rating, "comment": comment}, what)

@@ -27,8 +27,9 @@ class Messages(Repository):
         latency_ms: int | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Message:
-        scope = self._scope()
         what = f"append to conversation {conversation_id}"
+        self._member_turns_only(role, what)
+        scope = self._scope()
         given = {
             "tool_calls": tool_calls,
             "model": model,
@@ -50,7 +51,7 @@ class Messages(Repository):
             # the database copies the conversation's owner; a back end working for a member
             # names them, and the database refuses a conversation that is not theirs
             del payload["user_id"]
-        return self._one(Insert("messages", (payload,)), Message, what)
+        return self._into(Insert("messages", (payload,)), Message, what)
 
     def list(
         self, conversation_id: UUID, *, limit: Limit = 50, before: Cursor | None = None

@@ -174,7 +174,10 @@ def test_the_pool_discards_a_connection_used_while_in_the_pool(db_url: str) -> N
             stale, pid = conn, conn.info.backend_pid
         while not _back_in_pool(pool):
             time.sleep(0.01)
-        stale.execute(STALE_WRITE)  # opens a transaction, as the login role, on a pooled connection
+        # pooled connections are in autocommit mode (each call sends its own begin and commit):
+        # a holder who kept one opens a transaction, as the login role, and leaves it open
+        stale.execute("begin")
+        stale.execute(STALE_WRITE)
         with pool.connection() as conn:
             assert conn.info.backend_pid != pid
             assert conn.info.transaction_status == TransactionStatus.IDLE

@@ -14,6 +14,7 @@ so no call ever runs with another's: the reset costs no round trip of its own.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,7 +72,8 @@ def open_pool(dsn: str, options: PoolOptions | None = None) -> Pool:
         timeout=options.timeout,
         max_idle=options.max_idle,
         max_lifetime=options.max_lifetime,
-        kwargs={"row_factory": dict_row, **kwargs},
+        # autocommit: every call sends its own begin and commit, in the same round trip
+        kwargs={"row_factory": dict_row, "autocommit": True, **kwargs},
         check=_checkout,
         open=False,
     )
@@ -84,19 +86,56 @@ def open_pool(dsn: str, options: PoolOptions | None = None) -> Pool:
     return pool
 
 
-def _execute(conn: psycopg.Connection[DictRow], op: Op, what: str) -> Result:
+# a call inside a unit of work runs in this savepoint, so its failure undoes it alone
+SAVEPOINT = "savepoint supatenant_call"
+RELEASE = "release savepoint supatenant_call"
+UNDO_CALL = "rollback to savepoint supatenant_call"
+
+
+def _undo(conn: psycopg.Connection[DictRow], in_unit: bool) -> None:
+    """After a failed call: back to where it began (its savepoint, or no transaction). A
+    connection that cannot even do that is left to the pool, which discards it."""
+    if conn.closed or conn.info.transaction_status == TransactionStatus.IDLE:
+        return
+    with contextlib.suppress(psycopg.Error):
+        if in_unit:
+            with conn.pipeline():
+                conn.execute(UNDO_CALL, prepare=False)
+                conn.execute(RELEASE, prepare=False)
+        else:
+            conn.execute("rollback", prepare=False)
+
+
+def _execute(
+    conn: psycopg.Connection[DictRow], op: Op, what: str, identity: Identity | None = None
+) -> Result:
+    """``op`` in one round trip. Outside a unit of work (``identity`` given): ``begin``, the
+    caller's role and claims, the statement (and its count), ``commit``; inside one: the
+    statement in a savepoint. All are sent at once in pipeline mode and answered at once.
+
+    Only the statement itself may be prepared: what follows it in the pipeline is skipped
+    when it fails, and a statement prepared there would be taken for prepared when it is not.
+    """
     query, params = _sql.statement(op)
+    in_unit = identity is None
+    counter = None
     try:
-        cursor = conn.execute(query, params)
+        with conn.pipeline():
+            conn.execute(SAVEPOINT if in_unit else "begin", prepare=False)
+            if identity is not None:
+                conn.execute(ACT_AS, (identity.role, identity.claims_json()))
+            cursor = conn.execute(query, params)
+            if isinstance(op, Select) and op.count:
+                counter = conn.execute(*_sql.count(op), prepare=False)
+            conn.execute(RELEASE if in_unit else "commit", prepare=False)
         rows = cursor.fetchall() if cursor.description else []
-        total = None
-        if isinstance(op, Select) and op.count:
-            counted = (conn.execute(*_sql.count(op))).fetchone()
-            total = int(counted["count"]) if counted else 0
+        counted = counter.fetchone() if counter is not None else None
     except psycopg.Error as e:
+        _undo(conn, in_unit)
         if connection_lost(e):
             raise Unavailable(f"{what}: the database connection failed: {e}") from e
         raise database_error(e.diag.message_primary or str(e), e.sqlstate, what) from e
+    total = (int(counted["count"]) if counted else 0) if counter is not None else None
     if isinstance(op, Select) and op.single and len(rows) != 1:
         raise database_error("no row", "PGRST116", what)
     value = next(iter(rows[0].values())) if rows and getattr(op, "returns", None) == "value" else None
@@ -131,17 +170,12 @@ class PostgresBackend:
 
     def run(self, op: Op, what: str) -> Result:
         if (conn := self._in_unit(what)) is not None:
-            # a savepoint: a call that fails undoes itself only, and the unit of work goes on
-            # (the caller may catch the error and carry on, or leave the block to undo it all)
-            try:
-                with conn.transaction():
-                    return _execute(conn, op, what)
-            except psycopg.Error as e:  # the savepoint itself failed: the connection is gone
-                raise Unavailable(f"{what}: the database connection failed: {e}") from e
+            # in a savepoint: a call that fails undoes itself only, and the unit of work goes
+            # on (the caller may catch the error and carry on, or leave the block to undo all)
+            return _execute(conn, op, what)
         try:
-            with self.pool.connection() as conn, conn.transaction():
-                self._begin(conn)
-                return _execute(conn, op, what)
+            with self.pool.connection() as conn:
+                return _execute(conn, op, what, self.identity)
         except psycopg.OperationalError as e:
             raise Unavailable(f"{what}: the database connection failed: {e}") from e
 
@@ -161,19 +195,29 @@ class PostgresBackend:
             finally:
                 unit._ended = True  # before the connection goes back
                 # whatever was not committed goes; the pool gets a clean connection back
-                conn.rollback()
+                if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+                    conn.execute("rollback", prepare=False)
 
     def commit(self) -> None:
         """Commit a unit of work's transaction; later calls run in a new one as the same identity."""
         conn = self._in_unit("commit")
         if conn is None:
             raise RuntimeError("commit() belongs to a unit of work")
-        conn.commit()
-        self._begin(conn)
+        self._begin(conn, commit_first=True)
 
-    def _begin(self, conn: psycopg.Connection[DictRow]) -> None:
-        # the first statement opens the transaction that the settings are local to
-        conn.execute(ACT_AS, (self.identity.role, self.identity.claims_json()))
+    def _begin(self, conn: psycopg.Connection[DictRow], *, commit_first: bool = False) -> None:
+        """Open a transaction acting as this backend's identity (after committing the one
+        open, with ``commit_first``), in one round trip."""
+        try:
+            with conn.pipeline():
+                if commit_first:
+                    conn.execute("commit", prepare=False)
+                conn.execute("begin", prepare=False)
+                conn.execute(ACT_AS, (self.identity.role, self.identity.claims_json()))
+        except psycopg.Error as e:
+            if connection_lost(e):
+                raise Unavailable(f"the database connection failed: {e}") from e
+            raise database_error(e.diag.message_primary or str(e), e.sqlstate, "commit") from e
 
     def close(self) -> None:
         self.pool.close()

@@ -16,7 +16,6 @@ from supatenant._async.repositories.members import AsyncMembers
 from supatenant._async.repositories.messages import AsyncMessages
 from supatenant._async.repositories.tenants import AsyncTenants
 from supatenant._async.repositories.usage import AsyncUsage
-from supatenant._async.supabase import AsyncSupabaseBackend, rest_client
 from supatenant.auth import Identity, token_subject
 from supatenant.errors import InvalidInput, NotFound, Unsupported
 from supatenant.models import AcceptInvitationArgs, Member, Membership, to_json
@@ -101,6 +100,9 @@ class AsyncStore:
         """A store on a supabase-py client. With ``access_token`` (a signed-in user's JWT) every
         request carries it and RLS applies as that user; without, the client's key is used
         (the service role key for back-end jobs)."""
+        # imported here: supabase-py (the `supabase` extra) costs psycopg-only apps nothing
+        from supatenant._async.supabase import AsyncSupabaseBackend, rest_client
+
         user = token_subject(access_token) if access_token is not None else None
         backend = AsyncSupabaseBackend(rest_client(client, access_token))
         return cls(backend, auth_user_id=user, tenant_id=tenant_id)

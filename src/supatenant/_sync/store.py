@@ -17,7 +17,6 @@ from supatenant._sync.repositories.members import Members
 from supatenant._sync.repositories.messages import Messages
 from supatenant._sync.repositories.tenants import Tenants
 from supatenant._sync.repositories.usage import Usage
-from supatenant._sync.supabase import SupabaseBackend, rest_client
 from supatenant.auth import Identity, token_subject
 from supatenant.errors import InvalidInput, NotFound, Unsupported
 from supatenant.models import AcceptInvitationArgs, Member, Membership, to_json
@@ -102,6 +101,9 @@ class Store:
         """A store on a supabase-py client. With ``access_token`` (a signed-in user's JWT) every
         request carries it and RLS applies as that user; without, the client's key is used
         (the service role key for back-end jobs)."""
+        # imported here: supabase-py (the `supabase` extra) costs psycopg-only apps nothing
+        from supatenant._sync.supabase import SupabaseBackend, rest_client
+
         user = token_subject(access_token) if access_token is not None else None
         backend = SupabaseBackend(rest_client(client, access_token))
         return cls(backend, auth_user_id=user, tenant_id=tenant_id)

@@ -89,11 +89,11 @@ def _initialise(pgdata: Path) -> None:
 
 def start() -> str:
     """Start the embedded server if it is not running; return its URL."""
+    if not available():  # without the `local` extra, never some other server on the port
+        raise SetupError(MISSING)
     target = url()
     if _answers(target):
         return target
-    if not available():
-        raise SetupError(MISSING)
     pgdata = data_dir()
     if not (pgdata / "PG_VERSION").is_file():
         _initialise(pgdata)

@@ -29,7 +29,7 @@ from typing import Any
 
 from supatenant import bundle
 from supatenant.errors import SetupError
-from supatenant.sqlnames import Name, created_names
+from supatenant.sqlnames import Name, UnreadableSql, created_names
 
 MARKER = "supatenant.json"
 
@@ -121,10 +121,16 @@ def _app_sql(folder: Path, ours: set[str]) -> list[Path]:
 
 def _check_names(new: dict[str, bytes], app_sql: list[Path], project: Path) -> list[str]:
     theirs: dict[Name, str] = {}
-    for path in app_sql:
-        for name in created_names(path.read_text(), str(path.relative_to(project))):
-            theirs.setdefault(name, str(path.relative_to(project)))
     problems = []
+    for path in app_sql:
+        source = str(path.relative_to(project))
+        try:
+            names = created_names(path.read_text(), source)
+        except UnreadableSql as e:
+            problems.append(f"{e}; its names cannot be checked against supatenant's")
+            continue
+        for name in names:
+            theirs.setdefault(name, source)
     for rel, data in sorted(new.items()):
         for name in sorted(created_names(data.decode(), f"supatenant's {rel}")):
             if name in theirs:

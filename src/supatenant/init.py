@@ -21,15 +21,18 @@ Docker, no network). It refuses, and writes nothing, when:
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from supatenant import bundle
 from supatenant.errors import SetupError
-from supatenant.sqlnames import Name, UnreadableSql, created_names
+
+if TYPE_CHECKING:
+    from supatenant.sqlnames import Name
 
 MARKER = "supatenant.json"
 
@@ -120,6 +123,8 @@ def _app_sql(folder: Path, ours: set[str]) -> list[Path]:
 
 
 def _check_names(new: dict[str, bytes], app_sql: list[Path], project: Path) -> list[str]:
+    from supatenant.sqlnames import UnreadableSql, created_names  # pglast: the `local` extra
+
     theirs: dict[Name, str] = {}
     problems = []
     for path in app_sql:
@@ -148,6 +153,11 @@ def init(project: Path, *, upgrade: bool = False) -> Outcome:
         )
     if bundle.is_checkout(project):
         raise InitRefused(f"{project} is supatenant's own repository: its migrations are already there")
+    if importlib.util.find_spec("pglast") is None:
+        raise InitRefused(
+            "supatenant init reads your SQL with PostgreSQL's parser (pglast), part of the `local` "
+            "extra: pip install 'supatenant[local]'"
+        )
     marker = read_marker(project)
     if marker is not None and not upgrade:
         raise InitRefused(

@@ -2,8 +2,8 @@
 fresh virtual environment outside the repository, and used from there on an app's own
 Supabase project that already has two migrations of its own.
 
-One module-scoped install (the base package, then the ``local`` extra on top) serves every
-test here; pip takes the dependencies from its cache or PyPI.
+The base package is installed first and checked, then the ``local`` extra on top; pip
+takes the dependencies from its cache or PyPI.
 """
 
 from __future__ import annotations
@@ -123,6 +123,7 @@ def test_the_wheel_holds_the_package_and_exactly_the_repositorys_sql(dist: dict[
     requires = " ".join(meta.get_all("Requires-Dist") or [])
     assert "pgserver" in requires
     assert "extra == 'local'" in requires
+    assert not any("supabase" in r and "extra" not in r for r in meta.get_all("Requires-Dist") or [])
     with zipfile.ZipFile(dist["wheel"]) as wheel:
         assert "supatenant/__main__.py" in wheel.namelist()
 
@@ -136,32 +137,31 @@ def test_the_sdist_builds_the_same_wheel_contents(dist: dict[str, Path], tmp_pat
     assert not (source / "seeds").exists()
 
 
-def test_the_base_install_has_no_embedded_server_and_says_so(user_env: Path, tmp_path: Path) -> None:
-    # a port nobody serves: even so, without the extra nothing may be started or reached there
-    env = env_for(user_env, SUPATENANT_EMBEDDED_PORT=str(free_port()))
-    app = make_app(tmp_path)
-    run(["supatenant", "init"], app, env)
-    result = subprocess.run(
-        ["supatenant", "up"], cwd=app, env=env, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 1
-    assert "pip install 'supatenant[local]'" in result.stderr
-    assert "Traceback" not in result.stderr
-    probe = "import sys, supatenant; print('supabase' in sys.modules, 'httpx' in sys.modules)"
-    assert run([str(user_env / "bin" / "python"), "-c", probe], tmp_path, env).stdout.split() == [
-        "False",
-        "False",
-    ]
-
-
-def test_init_up_seed_and_store_from_the_installed_package(
+def test_from_a_fresh_venv_base_install_then_local_extra_init_up_seed_and_store(
     user_env: Path, dist: dict[str, Path], tmp_path: Path, fresh_database: Callable[[], str]
 ) -> None:
     python = str(user_env / "bin" / "python")
+    app = make_app(tmp_path)
+
+    # the base install: no supabase-py loaded, and what needs the `local` extra says so.
+    # A port nobody serves: even so, without the extra nothing may be started or reached there
+    base = env_for(user_env, SUPATENANT_EMBEDDED_PORT=str(free_port()))
+    probe = "import sys, supatenant; print('supabase' in sys.modules, 'httpx' in sys.modules)"
+    assert run([python, "-c", probe], tmp_path, base).stdout.split() == ["False", "False"]
+    for command, needs in (
+        (["supatenant", "init"], "pglast"),
+        (["supatenant", "seed", "--preset", "tiny"], "embedded PostgreSQL is not installed"),
+    ):
+        refused = subprocess.run(command, cwd=app, env=base, capture_output=True, text=True, check=False)
+        assert refused.returncode == 1, refused.stdout
+        assert needs in refused.stderr
+        assert "pip install 'supatenant[local]'" in refused.stderr
+        assert "Traceback" not in refused.stderr
+    assert not (app / "supabase" / "supatenant.json").exists()
+
     run([python, "-m", "pip", "install", "--quiet", f"{dist['wheel']}[local]"], tmp_path)
     url = fresh_database()
     env = env_for(user_env, DATABASE_URL=url)
-    app = make_app(tmp_path)
 
     init = run(["supatenant", "init"], app, env).stdout
     assert "added supabase/migrations/20260101000000_foundation.sql" in init

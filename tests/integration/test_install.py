@@ -101,7 +101,7 @@ def make_app(parent: Path) -> Path:
 def test_the_wheel_holds_the_package_and_exactly_the_repositorys_sql(dist: dict[str, Path]) -> None:
     with zipfile.ZipFile(dist["wheel"]) as wheel:
         names = wheel.namelist()
-        prefix = "supatenant/_bundle/supabase/"
+        prefix = "supatenant/_bundle/"
         shipped = {n[len(prefix) :]: wheel.read(n) for n in names if n.startswith(prefix)}
         meta = email.message_from_bytes(
             wheel.read(next(n for n in names if n.endswith(".dist-info/METADATA")))
@@ -109,15 +109,20 @@ def test_the_wheel_holds_the_package_and_exactly_the_repositorys_sql(dist: dict[
     top_level = {n.split("/", 1)[0] for n in names}
     assert top_level == {"supatenant", "supatenant-0.1.0.dist-info"}, "supatenant is the only import name"
     in_repo = {
-        str(p.relative_to(REPO / "supabase")): p.read_bytes()
+        str(p.relative_to(REPO)): p.read_bytes()
         for name in SHIPPED
         for p in (
             [REPO / "supabase" / name] if name.endswith(".sql") else (REPO / "supabase" / name).rglob("*")
         )
         if p.is_file()
     }
-    assert shipped == in_repo
-    assert any(n.startswith("migrations/") for n in shipped)
+    assert shipped == in_repo | {
+        # seed presets and data in the repository's seeds/ folder, if any
+        str(p.relative_to(REPO)): p.read_bytes()
+        for p in (REPO / "seeds").rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc")
+    }
+    assert any(n.startswith("supabase/migrations/") for n in shipped)
     assert meta["License-Expression"] == "MIT"
     assert set(meta.get_all("Provides-Extra") or []) >= {"local", "supabase", "fastapi"}
     requires = " ".join(meta.get_all("Requires-Dist") or [])
@@ -134,7 +139,6 @@ def test_the_sdist_builds_the_same_wheel_contents(dist: dict[str, Path], tmp_pat
     for name in SHIPPED:
         assert (source / "supabase" / name).exists(), name
     assert not (source / "tests").exists()
-    assert not (source / "seeds").exists()
 
 
 def test_from_a_fresh_venv_base_install_then_local_extra_init_up_seed_and_store(
@@ -187,3 +191,14 @@ def test_from_a_fresh_venv_base_install_then_local_extra_init_up_seed_and_store(
         versions = {v for (v,) in conn.execute("select version from supabase_migrations.schema_migrations")}
     assert {name.split("_", 1)[0] for name in APP_MIGRATIONS} <= versions
     assert {m.version for m in bundle.migrations()} <= versions
+
+    # gen is the repository's tool; rollback takes the installed rollbacks, keeping the app's
+    gen = subprocess.run(["supatenant", "gen"], cwd=app, env=env, capture_output=True, text=True, check=False)
+    assert gen.returncode == 1
+    assert "npx supabase gen types" in gen.stderr
+    last_own = max(name.split("_", 1)[0] for name in APP_MIGRATIONS)
+    undone = run(["supatenant", "rollback", "--to", last_own], app, env).stdout.splitlines()
+    assert undone == [f"rolled back {m.version}" for m in reversed(bundle.migrations())]
+    with psycopg.connect(url) as conn:
+        left = {t for (t,) in conn.execute("select tablename from pg_tables where schemaname = 'public'")}
+    assert left == {"notes", "note_tags"}

@@ -220,3 +220,22 @@ def test_created_names_reads_every_kind() -> None:
         "relation public.t2",
     }
     assert Name("relation", "public", "v") in created_names(sql, "x")
+
+
+def test_a_new_project_without_a_migrations_folder_gets_one(tmp_path: Path) -> None:
+    (tmp_path / "supabase").mkdir()
+    (tmp_path / "supabase" / "config.toml").write_text('project_id = "new"\n')
+    assert len(init(tmp_path).written) == 2 * len(MIGRATIONS)
+
+
+def test_up_says_when_the_package_has_migrations_the_project_lacks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project(tmp_path)
+    init(project)
+    forget_newest(project)
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("SUPATENANT_PROJECT_DIR", raising=False)
+    assert cli.main(["up", "--database-url", "postgresql://x@127.0.0.1:1/db"]) == 1  # nothing listens
+    err = capsys.readouterr().err
+    assert f"({MIGRATIONS[-1].up.name}): `supatenant init --upgrade` adds them" in err

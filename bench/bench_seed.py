@@ -21,9 +21,9 @@ import time
 
 import psycopg
 
-from seeds.load import Layout, default_jobs, seed_database, write_tenant
-from seeds.plan import ANCHOR, PRESETS, tenant_rows
 from supatenant import database, embedded
+from supatenant.seeding.load import Layout, default_jobs, seed_database, write_tenant
+from supatenant.seeding.plan import ANCHOR, PRESETS, tenant_rows
 
 
 def main() -> None:

@@ -3,22 +3,44 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from supatenant import database, embedded
-from supatenant.errors import SupatenantError
+from supatenant import bundle, database, embedded
+from supatenant.errors import SetupError, SupatenantError
 from supatenant.project import project_dir
 
 if TYPE_CHECKING:
-    from seeds.api import Passwords
-    from seeds.plan import TenantRows
+    from supatenant.seeding.api import Passwords
+    from supatenant.seeding.plan import TenantRows
+
+
+def _server(args: argparse.Namespace) -> str:
+    """--database-url, else $DATABASE_URL, else the embedded server (the `local` extra)."""
+    url: str = args.database_url or os.environ.get("DATABASE_URL") or embedded.start()
+    return url
 
 
 def _up(args: argparse.Namespace) -> int:
-    url: str = args.database_url or embedded.start()
+    from supatenant import init
+
+    project = project_dir()
+    if not bundle.is_checkout(project) and init.read_marker(project) is None:
+        raise SetupError(
+            f"supatenant's migrations are not in {project}/supabase yet: run `supatenant init` there first"
+        )
+    missing = init.pending(project)
+    if missing:
+        print(
+            f"supatenant: this package ships {len(missing)} migration(s) that {project}/supabase lacks "
+            f"({', '.join(missing)}): `supatenant init --upgrade` adds them",
+            file=sys.stderr,
+        )
+    url = _server(args)
     output = database.prepare(url)
     applied = [line for line in output.splitlines() if line.startswith("Applying migration")]
     print("\n".join(applied) if applied else "schema is up to date")
@@ -31,8 +53,31 @@ def _down(_: argparse.Namespace) -> int:
     return 0
 
 
+def _init(args: argparse.Namespace) -> int:
+    from supatenant import init
+
+    project = Path(args.project).resolve() if args.project else project_dir_or_cwd()
+    outcome = init.init(project, upgrade=args.upgrade)
+    for path in outcome.written:
+        print(f"added {path.relative_to(project)}")
+    if not outcome.written:
+        print(f"nothing to add: {project}/supabase holds every migration of supatenant {outcome.version}")
+    elif outcome.previous:
+        print(f"upgraded supatenant's migrations from {outcome.previous} to {outcome.version}")
+    print(f"next: `supatenant up --database-url URL` (or `npx supabase db push`) in {project}")
+    return 0
+
+
+def project_dir_or_cwd() -> Path:
+    """The Supabase project above the working directory, else the working directory itself."""
+    try:
+        return project_dir()
+    except SetupError:
+        return Path.cwd()
+
+
 def _rollback(args: argparse.Namespace) -> int:
-    url: str = args.database_url or embedded.start()
+    url = _server(args)
     undone = database.rollback(url, args.to)
     print("\n".join(f"rolled back {v}" for v in undone) if undone else "nothing to roll back")
     return 0
@@ -41,7 +86,12 @@ def _rollback(args: argparse.Namespace) -> int:
 def _gen(args: argparse.Namespace) -> int:
     from supatenant import codegen  # needs the dev extras (datamodel-code-generator)
 
-    server: str = args.database_url or embedded.start()
+    if not bundle.is_checkout(project_dir()):
+        raise SetupError(
+            "supatenant gen regenerates supatenant's own models and types in its repository; "
+            "for your app's types use `npx supabase gen types`"
+        )
+    server = _server(args)
     differing = codegen.generate(server, check=args.check)
     root = project_dir()
     for path in differing:
@@ -57,9 +107,16 @@ def _seed(args: argparse.Namespace) -> int:
     import os
     from datetime import UTC, datetime, time
 
-    from seeds.load import Report, plan, seed_database
-    from seeds.plan import PRESETS, today
+    from supatenant.seeding.load import Report, plan, seed_database
+    from supatenant.seeding.plan import PRESETS, today
 
+    if args.supabase_url and not _has_supabase_sdk():
+        print(
+            "supatenant: seeding through --supabase-url needs the supabase SDK: "
+            "pip install 'supatenant[supabase]'",
+            file=sys.stderr,
+        )
+        return 2
     if bool(args.supabase_url) != bool(args.service_role_key):
         print("supatenant: --supabase-url and --service-role-key go together", file=sys.stderr)
         return 2
@@ -86,17 +143,17 @@ def _seed(args: argparse.Namespace) -> int:
         seeding = plan(sizes, args.seed, end)
         project = None
         if args.supabase_url:
-            from seeds.api import SECRET_ENV, ApiTarget, Passwords, connect
+            from supatenant.seeding.api import SECRET_ENV, ApiTarget, Passwords, connect
 
             passwords = Passwords(args.password_secret or os.environ.get(SECRET_ENV) or None)
             project = ApiTarget(connect(args.supabase_url, args.service_role_key), passwords)
         try:
             if project and not args.database_url:  # rows through PostgREST
-                from seeds.load import run
+                from supatenant.seeding.load import run
 
                 report = run(project, seeding, progress)
             else:  # rows through COPY; members through the Auth admin API when given a project
-                url: str = args.database_url or embedded.start()
+                url = _server(args)
                 report, seeding = seed_database(url, sizes, args.seed, end, progress, args.jobs, project)
         except BaseException:
             # members already created keep the passwords they got: save them for the re-run
@@ -120,6 +177,12 @@ def _seed(args: argparse.Namespace) -> int:
     )
     _print_members(_members(seeding.heads, passwords), args.credentials, passwords)
     return 0
+
+
+def _has_supabase_sdk() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("supabase") is not None
 
 
 def _members(heads: list[TenantRows], passwords: Passwords | None) -> list[dict[str, Any]]:
@@ -218,10 +281,20 @@ _SIZE_FLAGS = (
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supatenant", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    init = sub.add_parser(
+        "init", help="put supatenant's migrations into your Supabase project (supabase/migrations/)"
+    )
+    init.add_argument(
+        "--project", metavar="DIR", help="the folder holding supabase/config.toml (default: found above .)"
+    )
+    init.add_argument(
+        "--upgrade", action="store_true", help="after upgrading the package: add its new migrations"
+    )
+    init.set_defaults(run=_init)
     up = sub.add_parser("up", help="bring a database to the current schema and print its URL")
     up.add_argument(
         "--database-url",
-        help="PostgreSQL URL to migrate (default: start the embedded server in .supatenant/)",
+        help="PostgreSQL URL to migrate (default: $DATABASE_URL, else the embedded server in .supatenant/)",
     )
     up.set_defaults(run=_up)
     down = sub.add_parser("down", help="stop the embedded server")
@@ -229,7 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     rollback = sub.add_parser(
         "rollback", help="undo migrations newest first with supabase/rollbacks/ (destroys their data)"
     )
-    rollback.add_argument("--database-url", help="PostgreSQL URL (default: the embedded server)")
+    rollback.add_argument(
+        "--database-url", help="PostgreSQL URL (default: $DATABASE_URL, else the embedded server)"
+    )
     rollback.add_argument(
         "--to", metavar="VERSION", help="keep migrations up to this version (default: undo all)"
     )
@@ -239,14 +314,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument(
         "--database-url",
-        help="server to create a scratch database on (default: the embedded server)",
+        help="server to create a scratch database on (default: $DATABASE_URL, else the embedded server)",
     )
     gen.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file is stale")
     gen.set_defaults(run=_gen)
     seed = sub.add_parser("seed", help="fill a database with realistic, deterministic test data")
     seed.add_argument(
         "--database-url",
-        help="PostgreSQL URL (default: the embedded server); rows are loaded with COPY. With "
+        help="PostgreSQL URL (default: $DATABASE_URL unless --supabase-url is given, else the embedded "
+        "server); rows are loaded with COPY. With "
         "--supabase-url too, members are created through the project's Auth admin API",
     )
     seed.add_argument(

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
+from supatenant import bundle
 from supatenant.errors import DatabaseUnreachable, MigrationFailed
 from supatenant.project import run_supabase, supabase_dir
 
@@ -39,14 +40,15 @@ def _has_auth_schema(conn: psycopg.Connection[Any]) -> bool:
 
 
 def apply_supabase_compat(url: str) -> bool:
-    """Apply ``supabase/local/`` when the target has no ``auth`` schema; True when applied.
+    """Apply supatenant's ``supabase/local/`` (shipped with the package) when the target has no
+    ``auth`` schema; True when applied.
 
     The files run in one transaction: a failure leaves nothing behind.
     """
     with psycopg.connect(url) as conn, conn.transaction():
         if _has_auth_schema(conn):
             return False
-        for path in sorted((supabase_dir() / "local").glob("*.sql")):
+        for path in bundle.compat_files():
             conn.execute(path.read_text())  # trusted project file, no parameters
     return True
 

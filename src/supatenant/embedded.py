@@ -1,4 +1,5 @@
-"""The embedded default database: the PostgreSQL that the ``pgserver`` wheel ships.
+"""The embedded default database: the PostgreSQL that the ``pgserver`` wheel ships (the
+``local`` extra: ``pip install 'supatenant[local]'``).
 
 pgserver initialises the data folder (creating an unprivileged system user when run as
 root); supatenant then runs the server on a loopback TCP port, because the Supabase CLI
@@ -7,21 +8,37 @@ connects over TCP only. The server keeps running between commands until ``stop()
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 import warnings
 from pathlib import Path
+from types import ModuleType
 
 import psycopg
 
-from supatenant.errors import SetupError
+from supatenant.errors import SetupError, SupatenantError
 from supatenant.project import project_dir
 
 DEFAULT_PORT = 54330
 
+MISSING = (
+    "no database given and the embedded PostgreSQL is not installed: pass --database-url URL "
+    "or set DATABASE_URL, or install the `local` extra (pip install 'supatenant[local]')"
+)
+
+
+def available() -> bool:
+    return importlib.util.find_spec("pgserver") is not None
+
 
 def data_dir() -> Path:
-    return project_dir() / ".supatenant" / "pgdata"
+    """``.supatenant/pgdata`` in the project, or in the working directory outside one."""
+    try:
+        base = project_dir()
+    except SupatenantError:
+        base = Path.cwd()
+    return base / ".supatenant" / "pgdata"
 
 
 def port() -> int:
@@ -45,28 +62,35 @@ def _system_user() -> str | None:
     return "pgserver" if os.geteuid() == 0 else None
 
 
-def _pg_ctl(args: list[str], pgdata: Path) -> str:
+def _import(name: str) -> ModuleType:
+    """A pgserver module. Every import of pgserver goes through here: at import it asks
+    platformdirs for a runtime folder, which only warns where XDG_RUNTIME_DIR is unset, and
+    supatenant does not use that folder."""
+    if not available():
+        raise SetupError(MISSING)
     with warnings.catch_warnings():
-        # pgserver asks platformdirs for a runtime folder at import; where XDG_RUNTIME_DIR is
-        # unset that only warns, and supatenant does not use that folder
         warnings.simplefilter("ignore")
-        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]  # made at import time
+        return importlib.import_module(name)
 
-    output: str = pg_ctl(args, pgdata=pgdata, user=_system_user(), timeout=60)
+
+def _pg_ctl(args: list[str], pgdata: Path) -> str:
+    commands = _import("pgserver._commands")
+    output: str = commands.pg_ctl(args, pgdata=pgdata, user=_system_user(), timeout=60)
     return output
 
 
 def _initialise(pgdata: Path) -> None:
-    from pgserver import get_server  # type: ignore[attr-defined]  # not re-exported
-
+    pgserver = _import("pgserver")
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = get_server(pgdata, cleanup_mode=None)  # initdb, then a socket-only start
+    server = pgserver.get_server(pgdata, cleanup_mode=None)  # initdb, then a socket-only start
     del server
     _pg_ctl(["-w", "stop"], pgdata)
 
 
 def start() -> str:
     """Start the embedded server if it is not running; return its URL."""
+    if not available():  # without the `local` extra, never some other server on the port
+        raise SetupError(MISSING)
     target = url()
     if _answers(target):
         return target

@@ -1,4 +1,8 @@
-"""Where the project's files are: the Supabase folder and the pinned Supabase CLI."""
+"""Where the project's files are: the Supabase folder and the pinned Supabase CLI.
+
+The project is the Supabase CLI project being worked on: an app's own (into which
+``supatenant init`` put supatenant's migrations) or supatenant's repository itself.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from supatenant.errors import CliMissing
+from supatenant import bundle
+from supatenant.errors import CliMissing, SetupError
 
 _ENV_DIR = "SUPATENANT_PROJECT_DIR"
 
@@ -16,17 +21,18 @@ def project_dir() -> Path:
     """The folder holding ``supabase/config.toml``.
 
     ``SUPATENANT_PROJECT_DIR`` when set; else the nearest such folder above the working
-    directory; else the checkout this package was installed from.
+    directory; else the checkout this package runs from, if it does.
     """
     explicit = os.environ.get(_ENV_DIR)
     if explicit:
         return Path(explicit).resolve()
-    candidates = [Path.cwd(), *Path.cwd().parents, *Path(__file__).resolve().parents]
-    for folder in candidates:
+    for folder in (Path.cwd(), *Path.cwd().parents, bundle.root()):
         if (folder / "supabase" / "config.toml").is_file():
             return folder
-    raise FileNotFoundError(
-        f"no supabase/config.toml above {Path.cwd()}; run from the supatenant checkout or set {_ENV_DIR}"
+    raise SetupError(
+        f"no Supabase project here: no supabase/config.toml in {Path.cwd()} or above. Run it from "
+        f"your project (`npx supabase init` makes one, `supatenant init` puts supatenant's "
+        f"migrations into it), or set {_ENV_DIR}"
     )
 
 
@@ -35,8 +41,9 @@ def supabase_dir() -> Path:
 
 
 def supabase_cli() -> list[str]:
-    """The command that runs the pinned Supabase CLI (``npm install`` installs it)."""
-    for folder in (project_dir(), *Path(__file__).resolve().parents):
+    """The command that runs the Supabase CLI: the project's (``npm install supabase``), else
+    the one next to this checkout, else the one on ``PATH``."""
+    for folder in (project_dir(), bundle.root()):
         local = folder / "node_modules" / ".bin" / "supabase"
         if local.is_file():
             return [str(local)]
@@ -45,7 +52,7 @@ def supabase_cli() -> list[str]:
         return [on_path]
     raise CliMissing(
         "the Supabase CLI is not installed: run `npm install` in the project folder "
-        "(package.json pins the `supabase` package)"
+        "(in your own project: `npm install --save-dev supabase`)"
     )
 
 

@@ -16,10 +16,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from seeds.load import seed_database
-from seeds.plan import ANCHOR, Sizes, TenantRows, key
 from supatenant import Store
 from supatenant.errors import Conflict, DatabaseUnreachable, SetupError
+from supatenant.seeding.load import seed_database
+from supatenant.seeding.plan import ANCHOR, Sizes, TenantRows, key
 
 SIZES = Sizes(
     tenants=3,
@@ -271,11 +271,11 @@ def test_anchor_is_fixed() -> None:
 def test_committed_seed_sql_is_current_and_loads_the_same_rows_as_the_seed(
     migrated_database: Callable[[], str],
 ) -> None:
-    from seeds import sql as seed_sql
-    from seeds.plan import PRESETS
     from supatenant.project import supabase_dir
+    from supatenant.seeding import sql as seed_sql
+    from supatenant.seeding.plan import PRESETS
 
-    assert seed_sql.main(["--check"]) == 0, "run `python -m seeds.sql` and commit"
+    assert seed_sql.main(["--check"]) == 0, "run `python -m supatenant.seeding.sql` and commit"
     from_file, from_seed = migrated_database(), migrated_database()
     with psycopg.connect(from_file, autocommit=True) as conn:
         conn.execute((supabase_dir() / "seed.sql").read_text())  # trusted project file
@@ -286,9 +286,9 @@ def test_committed_seed_sql_is_current_and_loads_the_same_rows_as_the_seed(
 def test_the_command_lists_members_without_passwords_over_a_direct_connection(
     migrated_database: Callable[[], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from seeds.load import plan
-    from seeds.plan import PRESETS
     from supatenant import cli
+    from supatenant.seeding.load import plan
+    from supatenant.seeding.plan import PRESETS
 
     url = migrated_database()
     flags = ["seed", "--database-url", url, "--preset", "tiny", "--end", "2026-01-01"]

@@ -1,6 +1,6 @@
 """What the Supabase API seed sends gives the same rows as the direct seed.
 
-The requests ``seeds.api`` sends (captured at the HTTP boundary, as in
+The requests ``supatenant.seeding.api`` sends (captured at the HTTP boundary, as in
 ``tests/unit/test_seed_api.py``) are applied to a real database as the service role, in the
 order sent: each row request as the insert PostgREST makes of it (the listed columns, from
 ``json_populate_recordset``; ``on conflict do nothing`` where the request asks to ignore
@@ -19,9 +19,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from seeds.api import ApiTarget
-from seeds.load import seed_database
-from seeds.plan import ANCHOR
+from supatenant.seeding.api import ApiTarget
+from supatenant.seeding.load import seed_database
+from supatenant.seeding.plan import ANCHOR
 from tests.integration.test_seed import TABLES
 from tests.unit.test_seed_api import (
     SIZES,

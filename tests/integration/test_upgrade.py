@@ -23,12 +23,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from seeds.load import seed_database
-from seeds.plan import ANCHOR, PRESETS
 from supatenant import database
 from supatenant.auth import Identity
 from supatenant.backends.postgres import act_as
 from supatenant.project import supabase_dir
+from supatenant.seeding.load import seed_database
+from supatenant.seeding.plan import ANCHOR, PRESETS
 from tests.integration.world import key
 
 PREVIOUS = "20260101000700"

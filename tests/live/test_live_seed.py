@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from seeds.api import ApiTarget, Passwords, connect
-from seeds.load import Plan, plan, run, seed_database
-from seeds.plan import ANCHOR
 from supatenant import Store
+from supatenant.seeding.api import ApiTarget, Passwords, connect
+from supatenant.seeding.load import Plan, plan, run, seed_database
+from supatenant.seeding.plan import ANCHOR
 from tests.integration.test_seed import SIZES, check_member_view
 from tests.live.test_live_supabase import ENV
 

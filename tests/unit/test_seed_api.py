@@ -27,11 +27,11 @@ import pytest
 from supabase import Client
 from supabase.lib.client_options import SyncClientOptions
 
-from seeds.api import SECRET_ENV, ApiTarget, Passwords
-from seeds.load import Report, plan, run
-from seeds.plan import ANCHOR, Sizes, TenantRows
 from supatenant import Conflict, InvalidReference, PermissionDenied, Unavailable, cli
 from supatenant.errors import SetupError
+from supatenant.seeding.api import SECRET_ENV, ApiTarget, Passwords
+from supatenant.seeding.load import Report, plan, run
+from supatenant.seeding.plan import ANCHOR, Sizes, TenantRows
 from tests.unit.test_supabase_wire import NOW, Sent
 
 URL = "http://project.test"
@@ -408,7 +408,7 @@ def command(monkeypatch: pytest.MonkeyPatch) -> Callable[..., int]:
     monkeypatch.delenv(SECRET_ENV, raising=False)
 
     def call(project: Project, *extra: str) -> int:
-        monkeypatch.setattr("seeds.api.connect", lambda url, key: client_for(project))
+        monkeypatch.setattr("supatenant.seeding.api.connect", lambda url, key: client_for(project))
         return cli.main(seed_command(*extra))
 
     return call

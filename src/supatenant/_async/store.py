@@ -16,7 +16,6 @@ from supatenant._async.repositories.members import AsyncMembers
 from supatenant._async.repositories.messages import AsyncMessages
 from supatenant._async.repositories.tenants import AsyncTenants
 from supatenant._async.repositories.usage import AsyncUsage
-from supatenant._async.supabase import AsyncSupabaseBackend, rest_client
 from supatenant._edge import check_public_methods
 from supatenant.auth import Identity, TokenVerifier, token_subject
 from supatenant.errors import InvalidInput, NotFound, Unsupported
@@ -143,6 +142,9 @@ class AsyncStore:
         an anonymous caller; with ``verifier`` the token is also verified (signature, expiry,
         audience, issuer) before any request is sent.
         """
+        # imported here: supabase-py (the `supabase` extra) costs psycopg-only apps nothing
+        from supatenant._async.supabase import AsyncSupabaseBackend, rest_client
+
         user = None
         if access_token is not None:
             found = verifier.verify(access_token) if verifier is not None else None

@@ -18,7 +18,6 @@ from supatenant._sync.repositories.members import Members
 from supatenant._sync.repositories.messages import Messages
 from supatenant._sync.repositories.tenants import Tenants
 from supatenant._sync.repositories.usage import Usage
-from supatenant._sync.supabase import SupabaseBackend, rest_client
 from supatenant.auth import Identity, TokenVerifier, token_subject
 from supatenant.errors import InvalidInput, NotFound, Unsupported
 from supatenant.models import AcceptInvitationArgs, Member, Membership, to_json
@@ -144,6 +143,9 @@ class Store:
         an anonymous caller; with ``verifier`` the token is also verified (signature, expiry,
         audience, issuer) before any request is sent.
         """
+        # imported here: supabase-py (the `supabase` extra) costs psycopg-only apps nothing
+        from supatenant._sync.supabase import SupabaseBackend, rest_client
+
         user = None
         if access_token is not None:
             found = verifier.verify(access_token) if verifier is not None else None

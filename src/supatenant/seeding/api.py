@@ -27,9 +27,9 @@ from supabase import Client
 from supabase_auth.errors import AuthError
 from supabase_auth.types import AdminUserAttributes
 
-from seeds.load import COLUMNS, Plan, one_by_one, refuse_conflicts
-from seeds.plan import TenantRows
 from supatenant.errors import SetupError, Unavailable, database_error
+from supatenant.seeding.load import COLUMNS, Plan, one_by_one, refuse_conflicts
+from supatenant.seeding.plan import TenantRows
 
 BATCH = 500  # rows per request
 PAGE = 1000  # auth users per page when listing

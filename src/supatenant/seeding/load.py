@@ -16,9 +16,9 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from seeds.plan import Sizes, TenantRows, members, tenant_rows
 from supatenant.database import check_reachable, redact
 from supatenant.errors import Conflict, SetupError
+from supatenant.seeding.plan import Sizes, TenantRows, members, tenant_rows
 
 COLUMNS = {
     "tenants": ("id", "name", "slug", "plan", "is_active", "settings", "created_at", "updated_at"),

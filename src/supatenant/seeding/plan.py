@@ -205,7 +205,7 @@ def members(sizes: Sizes, seed: int, index: int, end: datetime) -> TenantRows:
         first, last = FIRST[(index + u) % len(FIRST)], LAST[(index * 3 + u) % len(LAST)]
         email = f"{first}.{last}.{u}@{slug}.example.test"
         auth_id, member_id = key(seed, "auth", index, u), key(seed, "member", index, u)
-        # no password here: the seed number is public (seeds.api.Passwords gives them)
+        # no password here: the seed number is public (supatenant.seeding.api.Passwords gives them)
         rows.auth_users.append({"id": auth_id, "email": email})
         rows.users.append(
             {

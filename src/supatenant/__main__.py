@@ -1,0 +1,7 @@
+"""``python -m supatenant``: the ``supatenant`` command."""
+
+import sys
+
+from supatenant.cli import main
+
+sys.exit(main())

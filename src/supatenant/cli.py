@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from supatenant import database, embedded
 from supatenant.errors import SupatenantError
+from supatenant.governance import commands as governance
 from supatenant.project import project_dir
 
 if TYPE_CHECKING:
@@ -288,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
         "$SUPATENANT_SEED_PASSWORD_SECRET, which keeps it out of the process list",
     )
     seed.set_defaults(run=_seed)
+    governance.register(sub)
     return parser
 
 

@@ -230,9 +230,7 @@ def test_every_reachable_relation_and_column_is_covered(adv: tuple[Conn, World])
     ).fetchall()
     assert {r[0] for r in reachable} == set(PUBLIC_TABLES) | set(VIEWS) | GOVERNANCE_RELATIONS
     covered = {rel: cols for rel, cols in world.columns.items() if rel not in GOVERNANCE_RELATIONS}
-    assert {rel: set(cols) for rel, cols in covered.items()} == {
-        rel: set(k) for rel, k in KINDS.items()
-    }
+    assert {rel: set(cols) for rel, cols in covered.items()} == {rel: set(k) for rel, k in KINDS.items()}
 
 
 @pytest.mark.parametrize("actor_name", ["anon", "m1", "admin", "owner", "service"])

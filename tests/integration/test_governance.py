@@ -481,3 +481,25 @@ def test_permission_errors_stay_typed(gov: Gov, service: Store) -> None:
     anon = service.as_user(uuid.uuid4())
     with pytest.raises((NotFound, PermissionDenied)):
         anon.governance.erase_tenant(gov.tenant)
+
+
+def test_the_seed_writes_audit_events(migrated_database: Callable[[], str]) -> None:
+    from seeds.load import seed_database
+    from seeds.plan import ANCHOR, PRESETS
+
+    url = migrated_database()
+    _, seeding = seed_database(url, PRESETS["tiny"], 1, ANCHOR)
+    with psycopg.connect(url) as conn:
+        counts: dict[str, int] = {
+            str(action): int(str(n))
+            for action, n in conn.execute(
+                "select action, count(*) from audit_events group by action"
+            ).fetchall()
+        }
+        members = conn.execute("select count(*) from users").fetchone()
+    assert counts == {"tenant.create": len(seeding.heads), "member.add": members[0] if members else -1}
+    # and an admin of a seeded tenant reads their tenant's
+    head = seeding.heads[0]
+    admin = next(c for c in head.credentials if c["role"] in ("owner", "admin") and c["active"])
+    with Store.connect(url, auth_user_id=uuid.UUID(admin["auth_id"])) as store:
+        assert len(store.governance.audit_events()) == 1 + len(head.credentials)

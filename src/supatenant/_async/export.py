@@ -44,6 +44,7 @@ Progress = Callable[[str, int], None]  # (table, rows of it exported so far)
 Conn = psycopg.AsyncConnection[DictRow]
 
 # one JSON document per line, unquoted: no JSON text holds these bytes or a raw newline
+_BLOCK = 65536
 _RAW_LINES = sql.SQL("(format csv, delimiter e'\\x02', quote e'\\x01')")
 
 
@@ -135,17 +136,29 @@ class AsyncExport:
         statement: sql.Composed,
         params: tuple[Any, ...],
         table: str,
+        counts: dict[str, int],
         progress: Progress | None,
-    ) -> AsyncIterator[tuple[bytes, int]]:
-        """The chunks of one COPY, each with the running count of its lines."""
-        lines = 0
-        async with conn.cursor() as cur, cur.copy(statement, params) as copy:
-            async for chunk in copy:
-                data = bytes(chunk)
-                lines += data.count(b"\n")
-                if progress is not None:
-                    progress(table, lines)
-                yield data, lines
+    ) -> AsyncIterator[tuple[str, bytes]]:
+        """One COPY's output as (table, block) pairs, in blocks of about 64 KiB (COPY hands out
+        a row at a time); the table's rows are counted into ``counts`` as they go."""
+        counts[table] = 0
+        buffer = bytearray()
+        async with conn.cursor() as cur:
+            async with cur.copy(statement, params) as copy:
+                async for row in copy:
+                    buffer += row
+                    counts[table] += 1
+                    if len(buffer) >= _BLOCK:
+                        if progress is not None:
+                            progress(table, counts[table])
+                        yield table, bytes(buffer)
+                        buffer.clear()
+            if buffer:
+                yield table, bytes(buffer)
+            if cur.rowcount >= 0:  # the server's own count (a CSV header is no row)
+                counts[table] = cur.rowcount
+        if progress is not None:
+            progress(table, counts[table])
 
     async def jsonl(
         self,
@@ -165,9 +178,7 @@ class AsyncExport:
         async with self._reading(subject, what) as (conn, plan):
             yield json_line(header(subject, "jsonl", plan))
             for q in plan:
-                counts[q.table] = 0
-                async for data, lines in self._copy(conn, _jsonl_copy(q), q.params, q.table, progress):
-                    counts[q.table] = lines
+                async for _, data in self._copy(conn, _jsonl_copy(q), q.params, q.table, counts, progress):
                     yield data
             yield json_line({"type": "end", "rows": counts})
         await self._record(subject, "jsonl", counts, what)
@@ -189,14 +200,8 @@ class AsyncExport:
         counts: dict[str, int] = {}
         async with self._reading(subject, what) as (conn, plan):
             for q in plan:
-                counts[q.table] = 0
-                async with conn.cursor() as cur:
-                    async with cur.copy(_csv_copy(q), q.params) as copy:
-                        async for chunk in copy:
-                            yield q.table, bytes(chunk)
-                    counts[q.table] = max(cur.rowcount, 0)
-                if progress is not None:
-                    progress(q.table, counts[q.table])
+                async for _, data in self._copy(conn, _csv_copy(q), q.params, q.table, counts, progress):
+                    yield q.table, data
         await self._record(subject, "csv", counts, what)
 
     async def markdown(

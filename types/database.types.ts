@@ -9,14 +9,14 @@ export type Database = {
           Tables: {
             "audit_events": {
                   Row: {
-                    "action": string,"actor_auth_id": string | null,"actor_member_id": string | null,"actor_role": string,"after": Json | null,"before": Json | null,"id": number,"occurred_at": string,"subject_id": string | null,"subject_type": string,"tenant_id": string
+                    "action": string,"actor_auth_id": string | null,"actor_member_id": string | null,"actor_role": string,"after": Json | null,"before": Json | null,"id": string,"occurred_at": string,"seq": number,"subject_id": string | null,"subject_type": string,"tenant_id": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "action": string,"actor_auth_id"?: string | null,"actor_member_id"?: string | null,"actor_role": string,"after"?: Json | null,"before"?: Json | null,"id"?: never,"occurred_at"?: string,"subject_id"?: string | null,"subject_type": string,"tenant_id": string
+                    "action": string,"actor_auth_id"?: string | null,"actor_member_id"?: string | null,"actor_role": string,"after"?: Json | null,"before"?: Json | null,"id"?: string,"occurred_at"?: string,"seq"?: never,"subject_id"?: string | null,"subject_type": string,"tenant_id": string
                   }
                   Update: {
-                    "action"?: string,"actor_auth_id"?: string | null,"actor_member_id"?: string | null,"actor_role"?: string,"after"?: Json | null,"before"?: Json | null,"id"?: never,"occurred_at"?: string,"subject_id"?: string | null,"subject_type"?: string,"tenant_id"?: string
+                    "action"?: string,"actor_auth_id"?: string | null,"actor_member_id"?: string | null,"actor_role"?: string,"after"?: Json | null,"before"?: Json | null,"id"?: string,"occurred_at"?: string,"seq"?: never,"subject_id"?: string | null,"subject_type"?: string,"tenant_id"?: string
                   }
                   Relationships: [
                     
@@ -283,7 +283,7 @@ isOneToOne: false
             }[]
                            },
 "record_export":
-{ Args: { "p_format": string,"p_kind": string,"p_row_counts": Json,"p_subject_id": string,"p_tenant_id": string }; Returns: number
+{ Args: { "p_format": string,"p_kind": string,"p_row_counts": Json,"p_subject_id": string,"p_tenant_id": string }; Returns: string
                            },
 "redact_message":
 { Args: { "p_message_id": string,"p_reason"?: string,"p_tenant_id": string }; Returns: undefined

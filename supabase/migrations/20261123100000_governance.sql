@@ -8,7 +8,8 @@
 
 create table if not exists public.audit_events (
   tenant_id uuid not null,
-  id bigint generated always as identity,
+  id uuid not null default gen_random_uuid(),
+  seq bigint generated always as identity,
   occurred_at timestamptz not null default now(),
   actor_role text not null,
   actor_auth_id uuid,
@@ -25,13 +26,14 @@ create table if not exists public.audit_events (
   primary key (tenant_id, id)
 );
 comment on table public.audit_events is 'Append-only record of membership, tenant, export, erasure, redaction and retention events; tenant admins read their tenant''s, nobody changes them (an erasure replaces the erased person''s data with a pseudonym).';
+comment on column public.audit_events.seq is 'The order events were written in (occurred_at is their transaction''s start).';
 comment on column public.audit_events.actor_role is 'The database role the change ran as (authenticated, service_role, or a login role).';
 comment on column public.audit_events.actor_auth_id is 'The Supabase Auth user who acted; null for the service role, or once that person is erased.';
 comment on column public.audit_events.actor_member_id is 'The acting auth user''s membership in this tenant, if any (a pseudonym once erased).';
 comment on column public.audit_events.subject_id is 'The tenant, member, conversation or message the event is about (a pseudonym once erased).';
 comment on column public.audit_events.before is 'The changed columns before the change.';
 comment on column public.audit_events.after is 'The changed columns after the change, or what an action did (row counts).';
-create index if not exists audit_events_tenant_id_occurred_at_idx on public.audit_events (tenant_id, occurred_at desc);
+create index if not exists audit_events_tenant_id_seq_idx on public.audit_events (tenant_id, seq desc);
 create index if not exists audit_events_tenant_id_subject_id_idx on public.audit_events (tenant_id, subject_id);
 create index if not exists audit_events_tenant_id_actor_member_id_idx on public.audit_events (tenant_id, actor_member_id);
 
@@ -68,13 +70,13 @@ create or replace trigger audit_events_append_only before update or delete on pu
 create or replace function private.write_audit(
   p_tenant_id uuid, p_action text, p_subject_type text, p_subject_id uuid, p_before jsonb, p_after jsonb
 )
-returns bigint
+returns uuid
 language plpgsql security definer
 set search_path = ''
 as $$
 declare
   caller uuid := (select auth.uid());
-  written bigint;
+  written uuid;
 begin
   insert into public.audit_events
     (tenant_id, actor_role, actor_auth_id, actor_member_id, action, subject_type, subject_id, before, after)
@@ -526,7 +528,7 @@ comment on function public.authorize_export(text, uuid, uuid) is
 create or replace function public.record_export(
   p_kind text, p_tenant_id uuid, p_subject_id uuid, p_format text, p_row_counts jsonb
 )
-returns bigint
+returns uuid
 language plpgsql volatile security definer
 set search_path = ''
 as $$

@@ -70,7 +70,7 @@ def test_a_member_exports_their_own_data_and_nothing_else(db_url: str, gov: Gov,
     with psycopg.connect(db_url) as conn:
         last = conn.execute(
             "select action, subject_type, subject_id, actor_member_id, after from audit_events"
-            " where tenant_id = %s order by id desc limit 1",
+            " where tenant_id = %s order by seq desc limit 1",
             (gov.tenant,),
         ).fetchone()
     assert last == (

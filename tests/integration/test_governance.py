@@ -41,7 +41,7 @@ def as_user(service: Store, gov: Gov, name: str, tenant: uuid.UUID | None = None
 def events(conn: Conn, tenant: uuid.UUID) -> list[tuple[Any, ...]]:
     return conn.execute(
         "select action, subject_type, subject_id, actor_role, actor_member_id, before, after"
-        " from audit_events where tenant_id = %s order by id",
+        " from audit_events where tenant_id = %s order by seq",
         (tenant,),
     ).fetchall()
 

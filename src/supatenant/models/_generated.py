@@ -52,7 +52,11 @@ class AuditEventsInsert(BaseModel):
         extra="forbid",
     )
     tenant_id: UUID
-    id: Annotated[int, Field(ge=-9223372036854775808, le=9223372036854775807)]
+    id: UUID | None = None
+    seq: Annotated[int, Field(ge=-9223372036854775808, le=9223372036854775807)]
+    """
+    The order events were written in (occurred_at is their transaction's start).
+    """
     occurred_at: AwareDatetime | None = None
     actor_role: str
     """
@@ -103,7 +107,11 @@ class AuditEventsRow(BaseModel):
         extra="forbid",
     )
     tenant_id: UUID
-    id: Annotated[int, Field(ge=-9223372036854775808, le=9223372036854775807)]
+    id: UUID
+    seq: Annotated[int, Field(ge=-9223372036854775808, le=9223372036854775807)]
+    """
+    The order events were written in (occurred_at is their transaction's start).
+    """
     occurred_at: AwareDatetime
     actor_role: str
     """
@@ -154,9 +162,13 @@ class AuditEventsUpdate(BaseModel):
         extra="forbid",
     )
     tenant_id: UUID | None = None
-    id: Annotated[
+    id: UUID | None = None
+    seq: Annotated[
         int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
     ] = None
+    """
+    The order events were written in (occurred_at is their transaction's start).
+    """
     occurred_at: AwareDatetime | None = None
     actor_role: str | None = None
     """

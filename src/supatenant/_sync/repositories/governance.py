@@ -90,13 +90,13 @@ class Governance(Repository):
         return self._call("set_retention", args, what)
 
     def audit_events(
-        self, *, tenant_id: UUID | None = None, limit: int = 100, before_id: int | None = None
+        self, *, tenant_id: UUID | None = None, limit: int = 100, before_seq: int | None = None
     ) -> list[AuditEvent]:
         """The tenant's audit events, newest first (admins and the service role); page with
-        ``before_id`` (the last id of the previous page)."""
+        ``before_seq`` (the last ``seq`` of the previous page)."""
         tenant = self._tenant(tenant_id)
         where: tuple[Condition, ...] = (eq("tenant_id", str(tenant)),)
-        if before_id is not None:
-            where += (Cmp("id", "lt", before_id),)
-        op = Select("audit_events", where, order=(Order("id", descending=True),), limit=limit)
+        if before_seq is not None:
+            where += (Cmp("seq", "lt", before_seq),)
+        op = Select("audit_events", where, order=(Order("seq", descending=True),), limit=limit)
         return self._all(op, AuditEvent, "audit events")

@@ -14,7 +14,7 @@ Only the psycopg backend exports: PostgREST has no COPY. Stop early with ``aclos
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -98,19 +98,41 @@ class AsyncExport:
         return Subject.of(tenant, member_id=member_id, conversation_id=conversation_id)
 
     @asynccontextmanager
-    async def _reading(self, subject: Subject, what: str) -> AsyncIterator[tuple[Conn, list[Query]]]:
-        """A read-only snapshot acting as the caller, once the database allowed the export."""
+    async def _reading(
+        self, subject: Subject, what: str, parallel: int = 1
+    ) -> AsyncIterator[tuple[list[Conn], list[Query]]]:
+        """A read-only snapshot acting as the caller, once the database allowed the export; with
+        ``parallel`` > 1, that many connections sharing the one snapshot (the first is the
+        one that checked)."""
         backend = self._backend()
+        act_as = (backend.identity.role, backend.identity.claims_json())
         try:
-            async with backend.pool.connection() as conn, conn.transaction():
+            async with AsyncExitStack() as stack:
+                conn = await stack.enter_async_context(backend.pool.connection())
+                await stack.enter_async_context(conn.transaction())
                 await conn.execute("set transaction isolation level repeatable read, read only")
-                await conn.execute(ACT_AS, (backend.identity.role, backend.identity.claims_json()))
+                await conn.execute(ACT_AS, act_as)
                 await conn.execute(
                     "select public.authorize_export(%s, %s, %s)",
                     (subject.kind, subject.tenant_id, subject.subject_id),
                 )
                 catalog = await (await conn.execute(CATALOG_QUERY)).fetchall()
-                yield conn, queries(subject, tables_from_catalog(list(catalog)))
+                conns = [conn]
+                if parallel > 1:
+                    exported = await (
+                        await conn.execute("select pg_export_snapshot() as snapshot")
+                    ).fetchone()
+                    snapshot = sql.SQL("set transaction snapshot {}").format(
+                        sql.Literal(exported["snapshot"] if exported else "")
+                    )
+                    for _ in range(parallel - 1):
+                        helper = await stack.enter_async_context(backend.pool.connection())
+                        await stack.enter_async_context(helper.transaction())
+                        await helper.execute("set transaction isolation level repeatable read, read only")
+                        await helper.execute(snapshot)
+                        await helper.execute(ACT_AS, act_as)
+                        conns.append(helper)
+                yield conns, queries(subject, tables_from_catalog(list(catalog)))
         except psycopg.Error as e:
             if connection_lost(e):
                 raise Unavailable(f"{what}: the database connection failed: {e}") from e
@@ -160,6 +182,35 @@ class AsyncExport:
         if progress is not None:
             progress(table, counts[table])
 
+    async def _sliced(
+        self, conns: list[Conn], q: Query, counts: dict[str, int], progress: Progress | None
+    ) -> AsyncIterator[tuple[str, bytes]]:
+        """One table as JSON Lines, read in slices of its ids over ``conns`` (one slice each),
+        round robin, a block from each in turn: every server process keeps producing while
+        the others' blocks are read."""
+        parts = q.sliced(len(conns)) if "id" in q.columns else [q]
+        counts[q.table] = 0
+        async with AsyncExitStack() as stack:
+            streams = []
+            for conn, part in zip(conns, parts, strict=False):
+                cur = await stack.enter_async_context(conn.cursor())
+                streams.append(await stack.enter_async_context(cur.copy(_jsonl_copy(part), part.params)))
+            active = list(streams)
+            while active:
+                for stream in list(active):
+                    buffer = bytearray()
+                    while len(buffer) < _BLOCK:
+                        row = await stream.read()
+                        if not row:
+                            active.remove(stream)
+                            break
+                        buffer += row
+                        counts[q.table] += 1
+                    if buffer:
+                        if progress is not None:
+                            progress(q.table, counts[q.table])
+                        yield q.table, bytes(buffer)
+
     async def jsonl(
         self,
         *,
@@ -167,18 +218,24 @@ class AsyncExport:
         member_id: UUID | None = None,
         conversation_id: UUID | None = None,
         progress: Progress | None = None,
+        parallel: int = 4,
     ) -> AsyncIterator[bytes]:
         """JSON Lines: a header record (schema version, subject, every table's columns), then one
-        ``{"table": ..., "row": {...}}`` record per row, then ``{"type": "end", "rows": {...}}``."""
+        ``{"table": ..., "row": {...}}`` record per row, then ``{"type": "end", "rows": {...}}``.
+
+        A tenant's tables are read in ``parallel`` slices (by id range, one connection each,
+        all on the one snapshot), since turning rows into JSON is the server's work: the
+        slices' blocks come interleaved, rows in no particular order."""
         subject = await self.subject(
             tenant_id=tenant_id, member_id=member_id, conversation_id=conversation_id
         )
         what = f"export {subject.kind} {subject.subject_id}"
         counts: dict[str, int] = {}
-        async with self._reading(subject, what) as (conn, plan):
+        slices = parallel if subject.kind == "tenant" else 1
+        async with self._reading(subject, what, slices) as (conns, plan):
             yield json_line(header(subject, "jsonl", plan))
             for q in plan:
-                async for _, data in self._copy(conn, _jsonl_copy(q), q.params, q.table, counts, progress):
+                async for _, data in self._sliced(conns, q, counts, progress):
                     yield data
             yield json_line({"type": "end", "rows": counts})
         await self._record(subject, "jsonl", counts, what)
@@ -198,7 +255,7 @@ class AsyncExport:
         )
         what = f"export {subject.kind} {subject.subject_id}"
         counts: dict[str, int] = {}
-        async with self._reading(subject, what) as (conn, plan):
+        async with self._reading(subject, what) as ([conn], plan):
             for q in plan:
                 async for _, data in self._copy(conn, _csv_copy(q), q.params, q.table, counts, progress):
                     yield q.table, data
@@ -223,7 +280,7 @@ class AsyncExport:
             "member": (sql.SQL("c.user_id = %s"), (subject.subject_id,)),
             "conversation": (sql.SQL("c.id = %s"), (subject.subject_id,)),
         }[subject.kind]
-        async with self._reading(subject, what) as (conn, _):
+        async with self._reading(subject, what) as ([conn], _):
             yield f"# Export of {subject.kind} {subject.subject_id}\n\nTenant {subject.tenant_id}.\n"
             current: Any = None
             async with conn.cursor(name="supatenant_transcript") as cur:

@@ -15,7 +15,7 @@ Only the psycopg backend exports: PostgREST has no COPY. Stop early with ``aclos
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -99,19 +99,39 @@ class Export:
         return Subject.of(tenant, member_id=member_id, conversation_id=conversation_id)
 
     @contextmanager
-    def _reading(self, subject: Subject, what: str) -> Iterator[tuple[Conn, list[Query]]]:
-        """A read-only snapshot acting as the caller, once the database allowed the export."""
+    def _reading(
+        self, subject: Subject, what: str, parallel: int = 1
+    ) -> Iterator[tuple[list[Conn], list[Query]]]:
+        """A read-only snapshot acting as the caller, once the database allowed the export; with
+        ``parallel`` > 1, that many connections sharing the one snapshot (the first is the
+        one that checked)."""
         backend = self._backend()
+        act_as = (backend.identity.role, backend.identity.claims_json())
         try:
-            with backend.pool.connection() as conn, conn.transaction():
+            with ExitStack() as stack:
+                conn = stack.enter_context(backend.pool.connection())
+                stack.enter_context(conn.transaction())
                 conn.execute("set transaction isolation level repeatable read, read only")
-                conn.execute(ACT_AS, (backend.identity.role, backend.identity.claims_json()))
+                conn.execute(ACT_AS, act_as)
                 conn.execute(
                     "select public.authorize_export(%s, %s, %s)",
                     (subject.kind, subject.tenant_id, subject.subject_id),
                 )
                 catalog = (conn.execute(CATALOG_QUERY)).fetchall()
-                yield conn, queries(subject, tables_from_catalog(list(catalog)))
+                conns = [conn]
+                if parallel > 1:
+                    exported = (conn.execute("select pg_export_snapshot() as snapshot")).fetchone()
+                    snapshot = sql.SQL("set transaction snapshot {}").format(
+                        sql.Literal(exported["snapshot"] if exported else "")
+                    )
+                    for _ in range(parallel - 1):
+                        helper = stack.enter_context(backend.pool.connection())
+                        stack.enter_context(helper.transaction())
+                        helper.execute("set transaction isolation level repeatable read, read only")
+                        helper.execute(snapshot)
+                        helper.execute(ACT_AS, act_as)
+                        conns.append(helper)
+                yield conns, queries(subject, tables_from_catalog(list(catalog)))
         except psycopg.Error as e:
             if connection_lost(e):
                 raise Unavailable(f"{what}: the database connection failed: {e}") from e
@@ -159,6 +179,35 @@ class Export:
         if progress is not None:
             progress(table, counts[table])
 
+    def _sliced(
+        self, conns: list[Conn], q: Query, counts: dict[str, int], progress: Progress | None
+    ) -> Iterator[tuple[str, bytes]]:
+        """One table as JSON Lines, read in slices of its ids over ``conns`` (one slice each),
+        round robin, a block from each in turn: every server process keeps producing while
+        the others' blocks are read."""
+        parts = q.sliced(len(conns)) if "id" in q.columns else [q]
+        counts[q.table] = 0
+        with ExitStack() as stack:
+            streams = []
+            for conn, part in zip(conns, parts, strict=False):
+                cur = stack.enter_context(conn.cursor())
+                streams.append(stack.enter_context(cur.copy(_jsonl_copy(part), part.params)))
+            active = list(streams)
+            while active:
+                for stream in list(active):
+                    buffer = bytearray()
+                    while len(buffer) < _BLOCK:
+                        row = stream.read()
+                        if not row:
+                            active.remove(stream)
+                            break
+                        buffer += row
+                        counts[q.table] += 1
+                    if buffer:
+                        if progress is not None:
+                            progress(q.table, counts[q.table])
+                        yield q.table, bytes(buffer)
+
     def jsonl(
         self,
         *,
@@ -166,16 +215,22 @@ class Export:
         member_id: UUID | None = None,
         conversation_id: UUID | None = None,
         progress: Progress | None = None,
+        parallel: int = 4,
     ) -> Iterator[bytes]:
         """JSON Lines: a header record (schema version, subject, every table's columns), then one
-        ``{"table": ..., "row": {...}}`` record per row, then ``{"type": "end", "rows": {...}}``."""
+        ``{"table": ..., "row": {...}}`` record per row, then ``{"type": "end", "rows": {...}}``.
+
+        A tenant's tables are read in ``parallel`` slices (by id range, one connection each,
+        all on the one snapshot), since turning rows into JSON is the server's work: the
+        slices' blocks come interleaved, rows in no particular order."""
         subject = self.subject(tenant_id=tenant_id, member_id=member_id, conversation_id=conversation_id)
         what = f"export {subject.kind} {subject.subject_id}"
         counts: dict[str, int] = {}
-        with self._reading(subject, what) as (conn, plan):
+        slices = parallel if subject.kind == "tenant" else 1
+        with self._reading(subject, what, slices) as (conns, plan):
             yield json_line(header(subject, "jsonl", plan))
             for q in plan:
-                for _, data in self._copy(conn, _jsonl_copy(q), q.params, q.table, counts, progress):
+                for _, data in self._sliced(conns, q, counts, progress):
                     yield data
             yield json_line({"type": "end", "rows": counts})
         self._record(subject, "jsonl", counts, what)
@@ -193,7 +248,7 @@ class Export:
         subject = self.subject(tenant_id=tenant_id, member_id=member_id, conversation_id=conversation_id)
         what = f"export {subject.kind} {subject.subject_id}"
         counts: dict[str, int] = {}
-        with self._reading(subject, what) as (conn, plan):
+        with self._reading(subject, what) as ([conn], plan):
             for q in plan:
                 for _, data in self._copy(conn, _csv_copy(q), q.params, q.table, counts, progress):
                     yield q.table, data
@@ -216,7 +271,7 @@ class Export:
             "member": (sql.SQL("c.user_id = %s"), (subject.subject_id,)),
             "conversation": (sql.SQL("c.id = %s"), (subject.subject_id,)),
         }[subject.kind]
-        with self._reading(subject, what) as (conn, _):
+        with self._reading(subject, what) as ([conn], _):
             yield f"# Export of {subject.kind} {subject.subject_id}\n\nTenant {subject.tenant_id}.\n"
             current: Any = None
             with conn.cursor(name="supatenant_transcript") as cur:

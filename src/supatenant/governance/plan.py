@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any, Literal
 from uuid import UUID
 
@@ -85,6 +86,23 @@ class Query:
     where: sql.Composable
     params: tuple[Any, ...]
     order: tuple[str, ...] = field(default=())
+
+    def sliced(self, n: int) -> list[Query]:
+        """The same rows as ``n`` queries, each a range of ``id`` (uuids spread evenly)."""
+        if n <= 1:
+            return [self]
+        bounds: list[UUID | None] = [None, *(UUID(int=(i << 128) // n) for i in range(1, n)), None]
+        out = []
+        for low, high in pairwise(bounds):
+            where, params = self.where, list(self.params)
+            if low is not None:
+                where += sql.SQL(" and t.id >= %s")
+                params.append(low)
+            if high is not None:
+                where += sql.SQL(" and t.id < %s")
+                params.append(high)
+            out.append(Query(self.table, self.columns, where, tuple(params)))
+        return out
 
 
 def tables_from_catalog(rows: list[dict[str, Any]]) -> list[Table]:

@@ -248,3 +248,9 @@ def test_the_maintain_command(
         assert conn.execute(
             "select message_count from conversations where id = %s", (gov.conversations["m2.0"],)
         ).fetchone() == (0,)
+
+
+def test_a_small_pool_exports_a_tenant_on_the_connections_it_has(db_url: str, gov: Gov) -> None:
+    with Store.connect(db_url, service_role=True, min_size=1, max_size=1) as store:
+        records = jsonl(store, tenant_id=gov.tenant)
+    assert records[-1]["rows"]["messages"] == 24

@@ -118,6 +118,8 @@ class AsyncExport:
                 )
                 catalog = await (await conn.execute(CATALOG_QUERY)).fetchall()
                 conns = [conn]
+                # never more connections than the pool may hold, so an export cannot wait on itself
+                parallel = min(parallel, backend.pool.max_size)
                 if parallel > 1:
                     exported = await (
                         await conn.execute("select pg_export_snapshot() as snapshot")

@@ -119,6 +119,8 @@ class Export:
                 )
                 catalog = (conn.execute(CATALOG_QUERY)).fetchall()
                 conns = [conn]
+                # never more connections than the pool may hold, so an export cannot wait on itself
+                parallel = min(parallel, backend.pool.max_size)
                 if parallel > 1:
                     exported = (conn.execute("select pg_export_snapshot() as snapshot")).fetchone()
                     snapshot = sql.SQL("set transaction snapshot {}").format(

@@ -621,7 +621,7 @@ begin
         ' per_thread as (select g.tenant_id, g.conversation_id, count(*) as n from gone g group by 1, 2),'
         ' counted as (update public.conversations c set message_count = greatest(c.message_count - p.n, 0)'
         '  from per_thread p where c.tenant_id = p.tenant_id and c.id = p.conversation_id returning 1)'
-        ' select coalesce(sum(n), 0) from per_thread'
+        ' select coalesce(sum(n), 0)::integer from per_thread'
         into messages_gone
         using policy.tenant_id, policy.message_days, budget;
       budget := budget - messages_gone;

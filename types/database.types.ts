@@ -7,7 +7,21 @@ export type Database = {
   
   "public": {
           Tables: {
-            "conversations": {
+            "audit_events": {
+                  Row: {
+                    "action": string,"actor_auth_id": string | null,"actor_member_id": string | null,"actor_role": string,"after": Json | null,"before": Json | null,"id": string,"occurred_at": string,"seq": number,"subject_id": string | null,"subject_type": string,"tenant_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "action": string,"actor_auth_id"?: string | null,"actor_member_id"?: string | null,"actor_role": string,"after"?: Json | null,"before"?: Json | null,"id"?: string,"occurred_at"?: string,"seq"?: never,"subject_id"?: string | null,"subject_type": string,"tenant_id": string
+                  }
+                  Update: {
+                    "action"?: string,"actor_auth_id"?: string | null,"actor_member_id"?: string | null,"actor_role"?: string,"after"?: Json | null,"before"?: Json | null,"id"?: string,"occurred_at"?: string,"seq"?: never,"subject_id"?: string | null,"subject_type"?: string,"tenant_id"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"conversations": {
                   Row: {
                     "created_at": string,"id": string,"is_archived": boolean,"last_message_at": string | null,"message_count": number,"metadata": NonNullable<Json>,"tenant_id": string,"title": string | null,"updated_at": string,"user_id": string
                   }
@@ -209,8 +223,23 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"apply_retention":
+{ Args: { "p_batch_size"?: number }; Returns: number
+                           },
 "archive_stale_conversations":
 { Args: { "older_than": string }; Returns: number
+                           },
+"authorize_export":
+{ Args: { "p_kind": string,"p_subject_id"?: string,"p_tenant_id": string }; Returns: undefined
+                           },
+"erase_conversation":
+{ Args: { "p_conversation_id": string,"p_tenant_id": string }; Returns: Json
+                           },
+"erase_member":
+{ Args: { "p_member_id": string,"p_tenant_id": string }; Returns: Json
+                           },
+"erase_tenant":
+{ Args: { "p_tenant_id": string }; Returns: Json
                            },
 "increment_usage":
 { Args: { "p_completion_tokens"?: number,"p_cost_usd"?: number,"p_prompt_tokens"?: number,"p_request_count"?: number,"p_tenant_id": string,"p_usage_date"?: string,"p_user_id": string }; Returns: {
@@ -253,6 +282,12 @@ isOneToOne: false
               "member_id": string,"role": string,"tenant_id": string,"tenant_name": string,"tenant_slug": string
             }[]
                            },
+"record_export":
+{ Args: { "p_format": string,"p_kind": string,"p_row_counts": Json,"p_subject_id": string,"p_tenant_id": string }; Returns: string
+                           },
+"redact_message":
+{ Args: { "p_message_id": string,"p_reason"?: string,"p_tenant_id": string }; Returns: undefined
+                           },
 "refresh_summaries":
 { Args: Record<PropertyKey, never>; Returns: undefined
                            },
@@ -277,6 +312,9 @@ isOneToOne: false
         isOneToOne: false
         isSetofReturn: true
       } },
+"set_retention":
+{ Args: { "p_archived_conversations_days"?: number,"p_messages_days"?: number,"p_tenant_id": string }; Returns: Json
+                           },
 "transfer_ownership":
 { Args: { "p_member_id": string,"p_tenant_id": string }; Returns: {
               "auth_id": string | null,

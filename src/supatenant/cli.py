@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from supatenant import bundle, database, embedded
 from supatenant.errors import SetupError, SupatenantError
+from supatenant.governance import commands as governance
 from supatenant.project import project_dir
 
 if TYPE_CHECKING:
@@ -364,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
         "$SUPATENANT_SEED_PASSWORD_SECRET, which keeps it out of the process list",
     )
     seed.set_defaults(run=_seed)
+    governance.register(sub)
     return parser
 
 

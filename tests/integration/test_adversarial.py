@@ -192,11 +192,28 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
 
 API_ROLES = ("anon", "authenticated", "service_role")
 
+# Data governance (erasure, redaction, exports, retention, the audit log): no generated cases
+# here (an erasure removes the world); README's governance matrix is tested cell by cell, each
+# refusal next to the allowed actor, in test_governance.py and test_export.py.
+GOVERNANCE_FUNCTIONS: dict[str, tuple[str, ...]] = {
+    "apply_retention": ("p_batch_size",),
+    "authorize_export": ("p_kind", "p_tenant_id", "p_subject_id"),
+    "erase_conversation": ("p_tenant_id", "p_conversation_id"),
+    "erase_member": ("p_tenant_id", "p_member_id"),
+    "erase_tenant": ("p_tenant_id",),
+    "record_export": ("p_kind", "p_tenant_id", "p_subject_id", "p_format", "p_row_counts"),
+    "redact_message": ("p_tenant_id", "p_message_id", "p_reason"),
+    "set_retention": ("p_tenant_id", "p_archived_conversations_days", "p_messages_days"),
+}
+GOVERNANCE_RELATIONS = {"public.audit_events"}
+
 
 def test_every_public_function_is_covered(adv: tuple[Conn, World]) -> None:
     _, world = adv
     exists = {name: tuple(args) for name, args in world.functions.items()}
-    assert exists == FUNCTIONS, "a public function was added, removed or changed: give it an oracle and cases"
+    assert exists == FUNCTIONS | GOVERNANCE_FUNCTIONS, (
+        "a public function was added, removed or changed: give it an oracle and cases"
+    )
 
 
 def test_every_reachable_relation_and_column_is_covered(adv: tuple[Conn, World]) -> None:
@@ -211,10 +228,9 @@ def test_every_reachable_relation_and_column_is_covered(adv: tuple[Conn, World])
         "              and has_column_privilege(r.role, c.oid, a.attnum, 'select, insert, update, references')))",
         (list(API_ROLES),),
     ).fetchall()
-    assert {r[0] for r in reachable} == set(PUBLIC_TABLES) | set(VIEWS)
-    assert {rel: set(cols) for rel, cols in world.columns.items()} == {
-        rel: set(k) for rel, k in KINDS.items()
-    }
+    assert {r[0] for r in reachable} == set(PUBLIC_TABLES) | set(VIEWS) | GOVERNANCE_RELATIONS
+    covered = {rel: cols for rel, cols in world.columns.items() if rel not in GOVERNANCE_RELATIONS}
+    assert {rel: set(cols) for rel, cols in covered.items()} == {rel: set(k) for rel, k in KINDS.items()}
 
 
 @pytest.mark.parametrize("actor_name", ["anon", "m1", "admin", "owner", "service"])

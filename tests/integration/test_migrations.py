@@ -61,12 +61,51 @@ def test_migration_names_are_unique_utc_timestamps_with_a_rollback() -> None:
         assert rollbacks[p.name.split("_", 1)[0]].name == p.name.replace(".sql", ".down.sql")
 
 
+# the body of a function or procedure definition: statements it runs when called, not while
+# the migration runs (a `do` block runs at once, so it is not one)
+_ROUTINE_BODY = re.compile(
+    r"\bcreate\s+(?:or\s+replace\s+)?(?:function|procedure)\b.*?\bas\s+(\$\w*\$).*?\1", re.DOTALL
+)
+
+
+def destructive_statements(migration: str) -> list[str]:
+    """What a migration would destroy data with when it runs: dropping a table, schema,
+    materialized view or column, or truncating, anywhere in its text; deleting rows anywhere
+    but inside the definition of a function that deletes only when called (an erasure)."""
+    text = re.sub(r"--[^\n]*", "", migration.lower())
+    found = re.findall(r"\bdrop\s+(?:table|schema|materialized\s+view|column)\b", text)
+    found += re.findall(r"\btruncate\b", text)
+    found += re.findall(r"\bdelete\s+from\b", _ROUTINE_BODY.sub("", text))
+    return found
+
+
+@pytest.mark.parametrize(
+    "migration",
+    [
+        "drop table if exists public.messages;",  # "idempotency" by dropping the table
+        "create table t (id int);\nalter table t drop column id;",
+        "truncate public.usage_metrics;",
+        "delete from public.messages where true;",
+        "do $$ begin delete from public.messages; end $$;",  # runs while migrating
+        "create function f() returns void language sql as $$ select 1 $$;\ndelete from public.users;",
+        "create function f() returns void language plpgsql as $body$ begin drop table public.users; end $body$;",
+    ],
+)
+def test_the_rule_catches_data_losing_statements(migration: str) -> None:
+    assert destructive_statements(migration)
+
+
+def test_the_rule_lets_a_function_define_a_delete() -> None:
+    erase = (
+        "create or replace function public.erase(p uuid) returns void language plpgsql\n"
+        "set search_path = '' as $$\nbegin\n  delete from public.messages m where m.id = p;\nend\n$$;"
+    )
+    assert destructive_statements(erase) == []
+
+
 @pytest.mark.parametrize("path", MIGRATIONS, ids=lambda p: p.name)
 def test_forward_migrations_never_drop_or_truncate_tables(path: Path) -> None:
-    text = re.sub(r"--[^\n]*", "", path.read_text().lower())
-    assert not re.search(r"\bdrop\s+(table|schema|materialized\s+view|column)\b", text)
-    assert not re.search(r"\btruncate\b", text)
-    assert not re.search(r"\bdelete\s+from\b", text)
+    assert destructive_statements(path.read_text()) == []
 
 
 def test_every_migration_runs_a_second_time_and_changes_nothing(fresh_database: Callable[[], str]) -> None:

@@ -6,7 +6,15 @@ from typing import Any
 
 import psycopg
 
-TENANT_OWNED = {"users", "invitations", "conversations", "messages", "feedback", "usage_metrics"}
+TENANT_OWNED = {
+    "users",
+    "invitations",
+    "conversations",
+    "messages",
+    "feedback",
+    "usage_metrics",
+    "audit_events",
+}
 
 
 def _rows(conn: psycopg.Connection[Any], query: str) -> list[tuple[Any, ...]]:

@@ -9,9 +9,11 @@ from types import TracebackType
 from typing import Any, Protocol
 from uuid import UUID
 
+from supatenant._async.export import AsyncExport
 from supatenant._async.postgres import AsyncPostgresBackend, open_pool
 from supatenant._async.repositories.conversations import AsyncConversations
 from supatenant._async.repositories.feedback import AsyncFeedback
+from supatenant._async.repositories.governance import AsyncGovernance
 from supatenant._async.repositories.members import AsyncMembers
 from supatenant._async.repositories.messages import AsyncMessages
 from supatenant._async.repositories.tenants import AsyncTenants
@@ -62,6 +64,8 @@ class AsyncStore:
         self.messages = AsyncMessages(self)
         self.feedback = AsyncFeedback(self)
         self.usage = AsyncUsage(self)
+        self.governance = AsyncGovernance(self)
+        self.export = AsyncExport(self)
 
     @classmethod
     async def connect(

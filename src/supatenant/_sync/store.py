@@ -11,9 +11,11 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from supatenant._edge import check_public_methods
+from supatenant._sync.export import Export
 from supatenant._sync.postgres import PostgresBackend, open_pool
 from supatenant._sync.repositories.conversations import Conversations
 from supatenant._sync.repositories.feedback import Feedback
+from supatenant._sync.repositories.governance import Governance
 from supatenant._sync.repositories.members import Members
 from supatenant._sync.repositories.messages import Messages
 from supatenant._sync.repositories.tenants import Tenants
@@ -63,6 +65,8 @@ class Store:
         self.messages = Messages(self)
         self.feedback = Feedback(self)
         self.usage = Usage(self)
+        self.governance = Governance(self)
+        self.export = Export(self)
 
     @classmethod
     def connect(

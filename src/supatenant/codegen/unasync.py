@@ -34,6 +34,7 @@ _RENAMES = {
     "__aenter__": "__enter__",
     "__aexit__": "__exit__",
     "aclose": "close",
+    "enter_async_context": "enter_context",
 }
 
 

@@ -21,6 +21,17 @@ class AcceptInvitationArgs(BaseModel):
     p_token: str
 
 
+class ApplyRetentionArgs(BaseModel):
+    """
+    One bounded batch of retention: deletes up to p_batch_size archived conversations and messages older than their tenant's settings.retention allows; returns how many rows went (0 when nothing is left). Service role only.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_batch_size: Annotated[int | None, Field(ge=-2147483648, le=2147483647)] = None
+
+
 class ArchiveStaleConversationsArgs(BaseModel):
     """
     Archives every conversation with no message for longer than older_than; returns how many. Service role only.
@@ -30,6 +41,186 @@ class ArchiveStaleConversationsArgs(BaseModel):
         extra="forbid",
     )
     older_than: timedelta
+
+
+class AuditEventsInsert(BaseModel):
+    """
+    What an insert into audit_events accepts.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    tenant_id: UUID
+    id: UUID | None = None
+    seq: Annotated[int, Field(ge=-9223372036854775808, le=9223372036854775807)]
+    """
+    The order events were written in (occurred_at is their transaction's start).
+    """
+    occurred_at: AwareDatetime | None = None
+    actor_role: str
+    """
+    The database role the change ran as (authenticated, service_role, or a login role).
+    """
+    actor_auth_id: UUID | None = None
+    """
+    The Supabase Auth user who acted; null for the service role, or once that person is erased.
+    """
+    actor_member_id: UUID | None = None
+    """
+    The acting auth user's membership in this tenant, if any (a pseudonym once erased).
+    """
+    action: Literal[
+        "member.add",
+        "member.change",
+        "member.remove",
+        "member.erase",
+        "tenant.create",
+        "tenant.change",
+        "tenant.erase",
+        "conversation.erase",
+        "message.redact",
+        "export",
+        "retention.apply",
+    ]
+    subject_type: Literal["tenant", "member", "conversation", "message"]
+    subject_id: UUID | None = None
+    """
+    The tenant, member, conversation or message the event is about (a pseudonym once erased).
+    """
+    before: Any | None = None
+    """
+    The changed columns before the change.
+    """
+    after: Any | None = None
+    """
+    The changed columns after the change, or what an action did (row counts).
+    """
+
+
+class AuditEventsRow(BaseModel):
+    """
+    Append-only record of membership, tenant, export, erasure, redaction and retention events; tenant admins read their tenant's, nobody changes them (an erasure replaces the erased person's data with a pseudonym).
+    """
+
+    tenant_id: UUID
+    id: UUID
+    seq: Annotated[int, Field(ge=-9223372036854775808, le=9223372036854775807)]
+    """
+    The order events were written in (occurred_at is their transaction's start).
+    """
+    occurred_at: AwareDatetime
+    actor_role: str
+    """
+    The database role the change ran as (authenticated, service_role, or a login role).
+    """
+    actor_auth_id: UUID | None
+    """
+    The Supabase Auth user who acted; null for the service role, or once that person is erased.
+    """
+    actor_member_id: UUID | None
+    """
+    The acting auth user's membership in this tenant, if any (a pseudonym once erased).
+    """
+    action: Literal[
+        "member.add",
+        "member.change",
+        "member.remove",
+        "member.erase",
+        "tenant.create",
+        "tenant.change",
+        "tenant.erase",
+        "conversation.erase",
+        "message.redact",
+        "export",
+        "retention.apply",
+    ]
+    subject_type: Literal["tenant", "member", "conversation", "message"]
+    subject_id: UUID | None
+    """
+    The tenant, member, conversation or message the event is about (a pseudonym once erased).
+    """
+    before: Any
+    """
+    The changed columns before the change.
+    """
+    after: Any
+    """
+    The changed columns after the change, or what an action did (row counts).
+    """
+
+
+class AuditEventsUpdate(BaseModel):
+    """
+    What an update of audit_events may change.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    tenant_id: UUID | None = None
+    id: UUID | None = None
+    seq: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ] = None
+    """
+    The order events were written in (occurred_at is their transaction's start).
+    """
+    occurred_at: AwareDatetime | None = None
+    actor_role: str | None = None
+    """
+    The database role the change ran as (authenticated, service_role, or a login role).
+    """
+    actor_auth_id: UUID | None = None
+    """
+    The Supabase Auth user who acted; null for the service role, or once that person is erased.
+    """
+    actor_member_id: UUID | None = None
+    """
+    The acting auth user's membership in this tenant, if any (a pseudonym once erased).
+    """
+    action: (
+        Literal[
+            "member.add",
+            "member.change",
+            "member.remove",
+            "member.erase",
+            "tenant.create",
+            "tenant.change",
+            "tenant.erase",
+            "conversation.erase",
+            "message.redact",
+            "export",
+            "retention.apply",
+        ]
+        | None
+    ) = None
+    subject_type: Literal["tenant", "member", "conversation", "message"] | None = None
+    subject_id: UUID | None = None
+    """
+    The tenant, member, conversation or message the event is about (a pseudonym once erased).
+    """
+    before: Any | None = None
+    """
+    The changed columns before the change.
+    """
+    after: Any | None = None
+    """
+    The changed columns after the change, or what an action did (row counts).
+    """
+
+
+class AuthorizeExportArgs(BaseModel):
+    """
+    Raises P0002 unless the caller may export the subject (kind tenant, member or conversation); a missing subject looks the same.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_kind: str
+    p_tenant_id: UUID
+    p_subject_id: UUID | None = None
 
 
 class ConversationsInsert(BaseModel):
@@ -201,6 +392,41 @@ class CurrentDayUsageUpdate(BaseModel):
     ] = None
     cost_usd: Decimal | None = None
     updated_at: AwareDatetime | None = None
+
+
+class EraseConversationArgs(BaseModel):
+    """
+    Erases a conversation with its messages and their feedback in one transaction; usage is unchanged. Admins and the service role.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_tenant_id: UUID
+    p_conversation_id: UUID
+
+
+class EraseMemberArgs(BaseModel):
+    """
+    Erases a member in one transaction: their conversations, messages, feedback, invitations, membership and (when no other tenant has them) auth account; their usage moves to the tenant's anonymous total; their audit events keep a pseudonym. Admins (owners, to erase an owner) and the service role.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_tenant_id: UUID
+    p_member_id: UUID
+
+
+class EraseTenantArgs(BaseModel):
+    """
+    Erases a tenant and everything in it in one transaction, and the auth accounts no other tenant has; its audit events go, one pseudonymous event records the erasure. Owners and the service role.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_tenant_id: UUID
 
 
 class FeedbackInsert(BaseModel):
@@ -615,6 +841,34 @@ class MyMembershipsResult(BaseModel):
     role: str | None
 
 
+class RecordExportArgs(BaseModel):
+    """
+    Records a finished export (who, what, format, rows per table) in the audit log; the caller must be allowed to export the subject.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_kind: str
+    p_tenant_id: UUID
+    p_subject_id: UUID
+    p_format: str
+    p_row_counts: Any
+
+
+class RedactMessageArgs(BaseModel):
+    """
+    Replaces a message's content with [redacted], keeping no copy of it, and records who did it and why. Admins and the service role; usage is unchanged.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_tenant_id: UUID
+    p_message_id: UUID
+    p_reason: str | None = None
+
+
 class RefreshSummariesArgs(BaseModel):
     """
     Recomputes both summaries without blocking readers. Service role only.
@@ -638,6 +892,21 @@ class SearchMessagesArgs(BaseModel):
     p_conversation_id: UUID | None = None
     p_limit: Annotated[int | None, Field(ge=-2147483648, le=2147483647)] = None
     p_member_id: UUID | None = None
+
+
+class SetRetentionArgs(BaseModel):
+    """
+    Sets (or, with both null, clears) a tenant's retention: archived conversations and messages older than that many days are deleted by the maintenance job. Owners and the service role.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_tenant_id: UUID
+    p_archived_conversations_days: Annotated[
+        int | None, Field(ge=-2147483648, le=2147483647)
+    ] = None
+    p_messages_days: Annotated[int | None, Field(ge=-2147483648, le=2147483647)] = None
 
 
 class Supatenant(RootModel[Any]):

@@ -175,8 +175,7 @@ def write_tenant(conn: psycopg.Connection[Any], layout: Layout, rows: TenantRows
     with conn.transaction(), conn.cursor() as cur:
         if cur.execute("select 1 from public.tenants where id = %s", (rows.tenant["id"],)).fetchone():
             return False
-        # the rows carry the counters the triggers would keep; skip the triggers for speed
-        cur.execute("set local session_replication_role = replica")
+        # tenants and members go in with their triggers, which write the audit log's events
         _copy(cur, layout, "tenants", [rows.tenant])
         if layout.auth_columns:
             columns = layout.auth_columns
@@ -187,7 +186,10 @@ def write_tenant(conn: psycopg.Connection[Any], layout: Layout, rows: TenantRows
                 ),
                 [[adapt(a[c]) for c in columns] for a in auth_rows(rows)],
             )
-        for table in ("users", "conversations", "messages", "feedback"):
+        _copy(cur, layout, "users", rows.users)
+        # the rest carry the counters the triggers would keep; skip the triggers for speed
+        cur.execute("set local session_replication_role = replica")
+        for table in ("conversations", "messages", "feedback"):
             _copy(cur, layout, table, getattr(rows, table))
         _copy(cur, layout, "usage_metrics", rows.usage)
     return True

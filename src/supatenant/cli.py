@@ -9,6 +9,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from supatenant import database, embedded
+from supatenant.check import report as check_command
 from supatenant.errors import SupatenantError
 from supatenant.project import project_dir
 
@@ -288,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
         "$SUPATENANT_SEED_PASSWORD_SECRET, which keeps it out of the process list",
     )
     seed.set_defaults(run=_seed)
+    check_command.add_parser(sub)
     return parser
 
 

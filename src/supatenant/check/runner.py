@@ -1,0 +1,70 @@
+"""Runs the sources of findings over a project and merges what they report."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from supatenant.check.findings import SEVERITIES, CheckContext, Finding, Severity, Source
+from supatenant.check.static import migration_files, static_source
+
+SOURCES: list[Source] = [
+    static_source,
+    # each further source is one line here: scratch-database probes, read-only target inspection
+]
+
+
+class CannotRun(Exception):
+    """The check could not run (no project, an unreachable database): exit status 2."""
+
+
+def under_review(migrations: tuple[Path, ...], target_url: str | None) -> tuple[Path, ...]:
+    """Without a target, every file; with one, those it has not applied (read by the target
+    inspection, ``supatenant.check.target.unapplied(target_url, migrations)``)."""
+    if target_url is None:
+        return migrations
+    try:
+        target = importlib.import_module("supatenant.check.target")
+    except ImportError as e:
+        raise CannotRun(f"reading the target needs the target inspection: {e}") from e
+    unapplied = target.unapplied(target_url, migrations)
+    return tuple(p for p in migrations if p in set(unapplied))
+
+
+def context(project: Path, target_url: str | None = None, server_url: str | None = None) -> CheckContext:
+    if not (project / "supabase" / "migrations").is_dir():
+        raise CannotRun(f"{project} is not a Supabase CLI project: it has no supabase/migrations/")
+    migrations = migration_files(project)
+    return CheckContext(
+        project=project,
+        migrations=migrations,
+        under_review=under_review(migrations, target_url),
+        server_url=server_url,
+        target_url=target_url,
+    )
+
+
+def run(ctx: CheckContext, sources: Sequence[Source] = SOURCES) -> list[Finding]:
+    """Every source's findings, without duplicates, in file and line order."""
+    seen: set[Finding] = set()
+    out: list[Finding] = []
+    for source in sources:
+        try:
+            found = list(source(ctx))
+        except CannotRun:
+            raise
+        except Exception as e:  # a source that breaks must not pass the check silently
+            name = getattr(source, "__name__", repr(source))
+            raise CannotRun(f"{name} failed: {type(e).__name__}: {e}") from e
+        for f in found:
+            if f not in seen:
+                seen.add(f)
+                out.append(f)
+    out.sort(key=lambda f: (f.file or "", f.line or 0, f.object or "", f.rule))
+    return out
+
+
+def failing(findings: Sequence[Finding], fail_on: Severity) -> bool:
+    floor = SEVERITIES.index(fail_on)
+    return any(SEVERITIES.index(f.severity) >= floor for f in findings)

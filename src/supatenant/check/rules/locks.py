@@ -199,7 +199,8 @@ def indexes(f: FileReview, s: Statement) -> Iterator[Hit]:
     if not isinstance(n, ast.IndexStmt):
         return
     key = rel_key(n.relation)
-    if not n.concurrent and _existing(f, key):
+    skipped = bool(n.if_not_exists and n.idxname and (key[0], n.idxname) in f.model.indexes)
+    if not n.concurrent and _existing(f, key) and not skipped:
         yield Hit(
             "index-not-concurrent",
             f"building an index on the existing {f.model.relations[key].kind} {show(key)} without "

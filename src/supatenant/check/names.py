@@ -104,6 +104,19 @@ def qualified_parts(parts: list[str]) -> Key:
     return ("public", parts[0] if parts else "")
 
 
+_CHILDREN: dict[type, tuple[str, ...]] = {}
+
+
+def _children(cls: type) -> tuple[str, ...]:
+    """The attributes of a node class that may hold nodes (pointers, not names or numbers)."""
+    attrs = _CHILDREN.get(cls)
+    if attrs is None:
+        slots: dict[str, Any] = getattr(cls, "__slots__", {})
+        attrs = tuple(k for k, v in slots.items() if v.c_type.endswith("*") and v.c_type != "char*")
+        _CHILDREN[cls] = attrs
+    return attrs
+
+
 def walk(node: Any) -> Iterator[Any]:
     """Every node under ``node`` (itself included), depth first."""
     stack = [node]
@@ -117,9 +130,9 @@ def walk(node: Any) -> Iterator[Any]:
         if not isinstance(n, ast.Node):
             continue
         yield n
-        for attr in n:
+        for attr in _children(type(n)):
             v = getattr(n, attr)
-            if isinstance(v, (ast.Node, tuple, list)):
+            if v is not None:
                 stack.append(v)
 
 
@@ -139,9 +152,9 @@ def walk_outside_sublinks(node: Any) -> Iterator[Any]:
         if isinstance(n, ast.SubLink):
             stack.append(n.testexpr)
             continue
-        for attr in n:
+        for attr in _children(type(n)):
             v = getattr(n, attr)
-            if isinstance(v, (ast.Node, tuple, list)):
+            if v is not None:
                 stack.append(v)
 
 

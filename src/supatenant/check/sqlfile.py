@@ -23,6 +23,7 @@ _ALLOW = re.compile(
     r"^--\s*supatenant:\s*allow\s+(?P<rules>[a-z0-9-]+(?:\s*,\s*[a-z0-9-]+)*)"
     r"(?:\s+because\s+(?P<reason>.*\S))?\s*$"
 )
+_MAYBE_LONG = re.compile(r'"[^"]{64,}"|[^\s"(),;.]{64,}')
 _ALLOW_HINT = re.compile(r"^--\s*supatenant:", re.IGNORECASE)
 
 
@@ -92,8 +93,8 @@ def parse_text(text: str, path: Path, rel: str) -> SqlFile:
     try:
         raws = _parse(text)
     except ParseError as e:
-        offset = max(0, int(getattr(e, "location", 1) or 1) - 1)
-        line = data[: min(offset, len(data))].count(b"\n") + 1
+        where = e.args[1] if len(e.args) > 1 and isinstance(e.args[1], int) else 1
+        line = text[: max(0, where - 1)].count("\n") + 1
         result.error = Finding(
             rule="parse-error",
             severity="error",
@@ -141,8 +142,10 @@ def parse_text(text: str, path: Path, rel: str) -> SqlFile:
 
 def long_identifiers(text: str) -> list[str]:
     """Identifiers in ``text`` longer than PostgreSQL's 63 bytes (which the parser truncates)."""
-    data = text.encode("utf-8")
     out: list[str] = []
+    if text.isascii() and not _MAYBE_LONG.search(text):  # a quick no, before tokenizing
+        return out
+    data = text.encode("utf-8")
     try:
         tokens = scan(text)
     except ParseError:

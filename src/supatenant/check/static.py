@@ -170,9 +170,11 @@ def static_source(ctx: CheckContext) -> Iterator[Finding]:
     # tables that hold rows when the push starts: those of the files already applied. Tables the
     # files under review create are empty while the rest of the push runs.
     existing: frozenset[tuple[str, str]] | None = None
+    timeline: list[tuple[str, Statement]] = []  # every statement of every file, in order
     for path in ctx.migrations:
         rel = _rel(ctx.project, path)
         sql = parse_file(path, rel)
+        timeline.extend((rel, s) for s in sql.statements)
         if path not in review:
             for s in sql.statements:
                 replay.apply(s.node, rel, s.line)
@@ -209,13 +211,27 @@ def static_source(ctx: CheckContext) -> Iterator[Finding]:
                 found = _emit(hit, sql, by_line.get(hit.line or 0))
                 if found:
                     yield found
-    # a policy's name is judged by what is left at the end: a later rename fixes an earlier one
+    yield from _long_policy_names(model, reviewed, timeline)
+
+
+def _long_policy_names(
+    model: Model,
+    reviewed: dict[tuple[str, int], tuple[SqlFile, Statement]],
+    timeline: list[tuple[str, Statement]],
+) -> Iterator[Finding]:
+    """A policy's name is judged by what is left at the end: a later migration that renames it
+    (or names it by its stored, cut-off name, as a dynamic rename in a ``do`` block does) fixes
+    the file that wrote it too long."""
+    where = {(rel, s.line): i for i, (rel, s) in enumerate(timeline)}
     for file, line, stored, table in surviving_policies(model):
         if (file, line) not in reviewed:
             continue
         sql, stmt = reviewed[(file, line)]
         for name in long_identifiers(stmt.text):
             if name.encode()[:63] != stored.encode():
+                continue
+            later = timeline[where[(file, line)] + 1 :]
+            if any(stored in s.text and name not in s.text for _, s in later):
                 continue
             found = _emit(
                 Hit(

@@ -1,0 +1,111 @@
+"""``supatenant check`` on the command line: formats, exit statuses, suppressions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from supatenant import cli
+from tests.check_corpus import make_project
+
+BASE = """\
+create table if not exists public.tenants (id uuid primary key default gen_random_uuid(), name text not null);
+alter table public.tenants enable row level security;
+"""
+WARNING = "create extension if not exists pg_trgm;\n"  # extension-in-public, a warning
+ERROR = "begin;\nselect 1;\n"  # transaction-control, an error
+
+
+def run(capsys: pytest.CaptureFixture[str], project: Path, *args: str) -> tuple[int, str]:
+    code = cli.main(["check", "--project", str(project), *args])
+    return code, capsys.readouterr().out
+
+
+def project(tmp: Path, second: str) -> Path:
+    return make_project(tmp, {"20270101000000_base.sql": BASE, "20270101000100_next.sql": second}, base=False)
+
+
+def test_clean_project_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys, project(tmp_path, "select 1;\n"))
+    assert (code, out.strip()) == (0, "0 findings")
+
+
+def test_json_shape_and_exit_status_by_fail_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = project(tmp_path, WARNING)
+    code, out = run(capsys, p, "--format", "json")
+    assert code == 1  # --fail-on warning by default
+    (finding,) = json.loads(out)["findings"]
+    assert finding == {
+        "rule": "extension-in-public",
+        "severity": "warning",
+        "file": "supabase/migrations/20270101000100_next.sql",
+        "line": 1,
+        "object": None,
+        "message": finding["message"],
+        "fix": "create extension if not exists pg_trgm with schema extensions",
+    }
+    assert "pg_trgm" in finding["message"]
+    assert run(capsys, p, "--fail-on", "error")[0] == 0
+    assert run(capsys, p, "--fail-on", "info")[0] == 1
+    assert run(capsys, project(tmp_path / "e", ERROR), "--fail-on", "error")[0] == 1
+
+
+def test_text_and_github_formats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = project(tmp_path, ERROR)
+    _, text = run(capsys, p)
+    lines = text.splitlines()
+    assert lines[0].startswith(
+        "supabase/migrations/20270101000100_next.sql:1: error [transaction-control] `begin` inside"
+    )
+    assert lines[1] == "    fix: remove the `begin`"
+    assert lines[-1] == "1 finding (1 error)"
+    _, github = run(capsys, p, "--format", "github")
+    assert github.startswith(
+        "::error file=supabase/migrations/20270101000100_next.sql,line=1,title=transaction-control::`begin`"
+    )
+    assert " Fix: remove the `begin`" in github
+
+
+def test_not_a_project_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["check", "--project", str(tmp_path)])
+    assert code == 2
+    assert "no supabase/migrations/" in capsys.readouterr().err
+
+
+def test_unparsable_file_is_an_error_at_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys, project(tmp_path, "select 1;\ncreate tabel x (id int);\n"), "--format", "json")
+    (finding,) = json.loads(out)["findings"]
+    assert (code, finding["rule"], finding["line"]) == (1, "parse-error", 2)
+
+
+def test_suppression_with_reason_silences_that_rule_for_that_statement(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql = (
+        "-- pg_trgm's operators are wanted unqualified by the search API\n"
+        "-- supatenant: allow extension-in-public because the search API calls its operators unqualified\n"
+        "create extension if not exists pg_trgm;\n"
+        "create extension if not exists citext;\n"
+    )
+    code, out = run(capsys, project(tmp_path, sql), "--format", "json")
+    found = [(f["rule"], f["line"]) for f in json.loads(out)["findings"]]
+    assert (code, found) == (1, [("extension-in-public", 4)])
+
+
+def test_suppression_without_reason_is_itself_a_finding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql = "-- supatenant: allow extension-in-public\ncreate extension if not exists pg_trgm;\n"
+    code, out = run(capsys, project(tmp_path, sql), "--format", "json")
+    found = [(f["rule"], f["line"]) for f in json.loads(out)["findings"]]
+    assert (code, found) == (1, [("suppression-without-reason", 1), ("extension-in-public", 2)])
+
+
+def test_suppression_of_another_rule_silences_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql = "-- supatenant: allow seed-rows because reference data\ncreate extension if not exists pg_trgm;\n"
+    _, out = run(capsys, project(tmp_path, sql), "--format", "json")
+    assert [(f["rule"], f["line"]) for f in json.loads(out)["findings"]] == [("extension-in-public", 2)]

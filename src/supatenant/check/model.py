@@ -121,7 +121,8 @@ class Model:
     relations: dict[Key, Relation] = field(default_factory=dict)
     indexes: dict[Key, Index] = field(default_factory=dict)
     functions: dict[FuncKey, Function] = field(default_factory=dict)
-    extensions: set[str] = field(default_factory=set)
+    extensions: dict[str, str] = field(default_factory=dict)  # name -> schema it went into
+    dynamic: list[str] = field(default_factory=list)  # text of do blocks, whose effects are unseen
     schema_usage: dict[str, set[str]] = field(default_factory=dict)
     default_table_grants: dict[str, set[str]] = field(default_factory=dict)
     default_function_grants: dict[str, set[str]] = field(default_factory=dict)
@@ -137,6 +138,10 @@ class Model:
 
     def functions_named(self, key: Key) -> list[Function]:
         return [f for f in self.functions.values() if f.key == key]
+
+    def unseen(self, name: str) -> bool:
+        """Whether a ``do`` block mentions ``name``: it may have made or renamed it out of sight."""
+        return any(name in text for text in self.dynamic)
 
     def anon_reaches(self, schema: str) -> bool:
         return "anon" in self.schema_usage.get(schema, set()) or "public" in self.schema_usage.get(
@@ -209,7 +214,15 @@ class Replayer:
             self.m.schemas.add(n.schemaname)
 
     def _create_extension_stmt(self, n: ast.CreateExtensionStmt, file: str, line: int) -> None:
-        self.m.extensions.add(n.extname)
+        schema = next(
+            (
+                defelem_value(o.arg)
+                for o in n.options or ()
+                if isinstance(o, ast.DefElem) and o.defname == "schema"
+            ),
+            None,
+        )
+        self.m.extensions.setdefault(n.extname, str(schema or "public"))
 
     # -- tables ------------------------------------------------------------------------
     def _create_stmt(self, n: ast.CreateStmt, file: str, line: int) -> None:
@@ -529,8 +542,7 @@ class Replayer:
                 if rel is not None:
                     (rel.policies if rt == ObjectType.OBJECT_POLICY else rel.triggers).pop(parts[-1], None)
             elif rt == ObjectType.OBJECT_EXTENSION:
-                name = obj.sval if isinstance(obj, ast.String) else ""
-                self.m.extensions.discard(name)
+                self.m.extensions.pop(str(obj.sval) if isinstance(obj, ast.String) else "", None)
 
     # -- privileges ----------------------------------------------------------------------
     def _grant_stmt(self, n: ast.GrantStmt, file: str, line: int) -> None:
@@ -538,6 +550,14 @@ class Replayer:
         privs = {p.priv_name for p in n.privileges or () if isinstance(p, ast.AccessPriv) and p.priv_name}
         all_privs = not n.privileges
         if n.targtype != GrantTargetType.ACL_TARGET_OBJECT:
+            if n.targtype == GrantTargetType.ACL_TARGET_ALL_IN_SCHEMA and n.objtype in (
+                ObjectType.OBJECT_FUNCTION,
+                ObjectType.OBJECT_ROUTINE,
+            ):
+                for schema in strings(n.objects):
+                    for fn in self.m.functions.values():
+                        if fn.key[0] == schema and (all_privs or "execute" in privs):
+                            _change(fn.executors, roles, n.is_grant)
             if (
                 n.targtype == GrantTargetType.ACL_TARGET_ALL_IN_SCHEMA
                 and n.objtype == ObjectType.OBJECT_TABLE

@@ -158,6 +158,12 @@ def _touches(node: object) -> tuple[str, str] | None:
     return None
 
 
+def _replay(replay: Replayer, model: Model, s: Statement, rel: str) -> None:
+    if isinstance(s.node, ast.DoStmt):
+        model.dynamic.append(s.text)
+    replay.apply(s.node, rel, s.line)
+
+
 def static_source(ctx: CheckContext) -> Iterator[Finding]:
     """Findings from the files alone, for the files under review."""
     rules.load()
@@ -177,7 +183,7 @@ def static_source(ctx: CheckContext) -> Iterator[Finding]:
         timeline.extend((rel, s) for s in sql.statements)
         if path not in review:
             for s in sql.statements:
-                replay.apply(s.node, rel, s.line)
+                _replay(replay, model, s, rel)
             continue
         if sql.error is not None:
             yield sql.error
@@ -202,7 +208,7 @@ def static_source(ctx: CheckContext) -> Iterator[Finding]:
                     found = _emit(hit, sql, s)
                     if found:
                         yield found
-            replay.apply(s.node, rel, s.line)
+            _replay(replay, model, s, rel)
             key = _touches(s.node)
             if key is not None:
                 f.touched.setdefault(key, s.line)

@@ -123,7 +123,7 @@ def _dropped(n: ast.DropStmt) -> Iterator[tuple[str, str, Any, Any]]:
 def _exists(m: Model, kind: str, key: Any, obj: Any) -> bool | None:
     """Whether the model has the object; None when the model cannot know (a schema it does not own)."""
     schema = key[0][0] if kind in ("policy", "trigger") else key[0]
-    if schema in m.opaque_schemas or schema not in m.schemas:
+    if schema in m.opaque_schemas or schema not in m.schemas or m.unseen(key[1]):
         return None
     if kind == "relation":
         return key in m.relations

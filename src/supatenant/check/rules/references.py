@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ rule("timestamp-without-time-zone", "warning", "references", "a timestamp column
 rule("quoted-camelcase", "warning", "references", "a quoted identifier with capitals")
 rule("name-too-long", "error", "references", "an identifier longer than 63 bytes, stored truncated")
 
+_TENANT_CODE = re.compile(r"^tenant(_(slug|code|key|name|ref|handle|external_id|identifier))?$")
 SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_temp", "pg_toast"})
 
 
@@ -160,10 +162,12 @@ def _no_schema(schema: str) -> Hit:
 # -- other references ---------------------------------------------------------------------
 
 
-def _missing_relation(f: FileReview, key: Key, what: str) -> Iterator[Hit]:
+def _missing_relation(f: FileReview, key: Key, what: str, qualified: bool = True) -> Iterator[Hit]:
     m = f.model
-    if key in m.relations:
+    if key in m.relations or m.unseen(key[1]):
         return
+    if not qualified and (key[1].startswith("pg_") or "public" in m.extensions.values()):
+        return  # found on the search path: the catalog, or an extension's objects in public
     if _judged(m, key[0]):
         yield Hit(
             "unknown-reference",
@@ -234,11 +238,13 @@ def references(f: FileReview, s: Statement) -> Iterator[Hit]:
     elif isinstance(n, ast.CreatePolicyStmt):
         yield from _missing_relation(f, rel_key(n.table), "policy on")
         for rv in _read_relations((n.qual, n.with_check)):
-            yield from _missing_relation(f, rel_key(rv), "policy reads")
+            yield from _missing_relation(f, rel_key(rv), "policy reads", rv.schemaname is not None)
     elif isinstance(n, ast.CreateTrigStmt):
         yield from _missing_relation(f, rel_key(n.relation), "trigger on")
         fkey = qualified(n.funcname)
-        if _judged(m, fkey[0]) and not m.functions_named(fkey):
+        bare = len(strings(n.funcname)) == 1
+        on_path = bare and "public" in m.extensions.values()
+        if _judged(m, fkey[0]) and not m.functions_named(fkey) and not on_path and not m.unseen(fkey[1]):
             yield Hit(
                 "unknown-reference",
                 f"trigger {n.trigname} executes {show(fkey)}(), which does not exist at this point",
@@ -246,7 +252,7 @@ def references(f: FileReview, s: Statement) -> Iterator[Hit]:
             )
     elif isinstance(n, (ast.ViewStmt, ast.CreateTableAsStmt)):
         for rv in _read_relations(n.query):
-            yield from _missing_relation(f, rel_key(rv), "reads")
+            yield from _missing_relation(f, rel_key(rv), "reads", rv.schemaname is not None)
 
 
 _COLUMN_CMDS = frozenset(
@@ -280,7 +286,7 @@ def tenant_tables(f: FileReview) -> Iterator[Hit]:
         if rel is None or rel.kind != "table" or key == tenants:
             continue
         for col in rel.columns.values():
-            if col.name.startswith("tenant") and col.name != "tenant_id" and col.type.name != "uuid":
+            if _TENANT_CODE.match(col.name) and col.type.name != "uuid":
                 yield Hit(
                     "tenant-reference",
                     f"{show(key)}.{col.name} names a tenant by a {col.type} code: nothing stops it naming "

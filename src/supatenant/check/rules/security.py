@@ -84,7 +84,7 @@ def exposure(f: FileReview) -> Iterator[Hit]:
                 f"alter table {show(key)} enable row level security; then add policies",
                 line,
             )
-        elif rel.kind == "view" and key[0] in f.exposed and not rel.security_invoker:
+        elif rel.kind == "view" and key[0] in f.exposed and not rel.security_invoker and _api_readers(m, rel):
             yield Hit(
                 "view-security-invoker",
                 f"view {show(key)} runs with its owner's rights, so it reads its tables past their RLS",
@@ -143,8 +143,15 @@ def security_definer(f: FileReview, s: Statement) -> Iterator[Hit]:
         and o.arg.name == "search_path"
         for o in n.options or ()
     )
-    if definer and not sets_path:
-        name = ".".join(strings(n.funcname))
+    name = ".".join(strings(n.funcname))
+    later = any(
+        isinstance(x.node, ast.AlterFunctionStmt)
+        and x.node.func is not None
+        and ".".join(strings(x.node.func.objname)) == name
+        and "search_path" in x.text.lower()
+        for x in f.later
+    )
+    if definer and not sets_path and not later:
         yield Hit(
             "security-definer-search-path",
             f"{name} runs as its owner with the caller's search_path: a caller can put their own "
@@ -153,10 +160,16 @@ def security_definer(f: FileReview, s: Statement) -> Iterator[Hit]:
         )
 
 
+# extensions that always install into a schema of their own, whatever the statement says
+OWN_SCHEMA_EXTENSIONS = frozenset(
+    {"plpgsql", "pg_cron", "pg_net", "pgsodium", "pg_graphql", "supabase_vault", "pgmq", "pg_tle"}
+)
+
+
 @on_statement
 def extension_schema(f: FileReview, s: Statement) -> Iterator[Hit]:
     n = s.node
-    if not isinstance(n, ast.CreateExtensionStmt) or n.extname == "plpgsql":
+    if not isinstance(n, ast.CreateExtensionStmt) or n.extname in OWN_SCHEMA_EXTENSIONS:
         return
     schema = next(
         (
@@ -228,7 +241,8 @@ def policies(f: FileReview, s: Statement) -> Iterator[Hit]:
     m = f.model
     exprs = (pol.qual, pol.with_check)
     column = _tenant_column(m, pol.table)
-    if pol.permissive and column and not _mentions(exprs, pol.table, column):
+    bypassing = set(pol.roles) <= {"service_role", "postgres"}  # RLS never applies to them
+    if pol.permissive and column and not bypassing and not _mentions(exprs, pol.table, column):
         yield Hit(
             "policy-without-tenant-condition",
             f'policy "{pol.name}" on the tenant table {show(pol.table)} never tests {column}: it lets '

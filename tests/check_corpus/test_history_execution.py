@@ -20,10 +20,12 @@ def test_files_the_cli_skips(tmp_path: Path) -> None:
         f"{NEW}-notes.sql": NOTES,  # a dash, not an underscore
         f"{NEW}_notes.SQL": NOTES,  # the CLI wants .sql
         f"later/{NEW}_notes.sql": NOTES,  # a subfolder
+        "00000000000000_init.sql": NOTES,  # first, and an early CLI's initial schema
     }
     project = make_project(tmp_path, new, rollbacks=False)
     got = sorted((f.rule, Path(f.file or "").name, f.line) for f in review(project, set()))
     assert got == [
+        ("skipped-file", "00000000000000_init.sql", None),
         ("skipped-file", f"{NEW}-notes.sql", None),
         ("skipped-file", f"{NEW}_notes.SQL", None),
         ("skipped-file", f"{NEW}_notes.sql", None),

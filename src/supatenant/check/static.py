@@ -20,6 +20,15 @@ from supatenant.check.sqlfile import SqlFile, Statement, long_identifiers, parse
 
 MIGRATION_NAME = re.compile(r"^([0-9]+)_(.*)\.sql$")
 """The names the Supabase CLI applies; it skips every other file in migrations/."""
+OLD_INIT = re.compile(r"([0-9]{14})_init\.sql")
+"""A first file named so, older than 2021-12-09, the CLI skips (an early CLI's initial schema)."""
+MIGRATION_FOLDER = re.compile(r"^([0-9]+)_")
+
+
+def _skipped_init(name: str) -> bool:
+    m = OLD_INIT.search(name)
+    return m is not None and int(m.group(1)) < 20211209000000
+
 
 # provided by Supabase: the files do not create them, and the model does not know them whole
 PLATFORM_SCHEMAS = frozenset(
@@ -42,7 +51,12 @@ def migration_files(project: Path) -> tuple[Path, ...]:
     folder = project / "supabase" / "migrations"
     if not folder.is_dir():
         return ()
-    return tuple(sorted(p for p in folder.iterdir() if p.is_file() and MIGRATION_NAME.match(p.name)))
+    entries = sorted(folder.iterdir())
+    return tuple(
+        p
+        for i, p in enumerate(entries)
+        if p.is_file() and MIGRATION_NAME.match(p.name) and not (i == 0 and _skipped_init(p.name))
+    )
 
 
 def exposed_schemas(project: Path) -> tuple[str, ...]:
@@ -82,14 +96,35 @@ def _rel(project: Path, path: Path) -> str:
         return str(path)
 
 
+def _skipped_folder(ctx: CheckContext, folder: Path) -> Iterator[Finding]:
+    for p in sorted(folder.rglob("*.sql")):
+        yield _finding(
+            "skipped-file",
+            f"the Supabase CLI never applies {p.name}: it is in the subfolder {folder.name}/",
+            "move it directly into supabase/migrations/ as <digits>_<name>.sql",
+            _rel(ctx.project, p),
+            None,
+        )
+
+
 def history(ctx: CheckContext) -> Iterator[Finding]:
     folder = ctx.project / "supabase" / "migrations"
     if folder.is_dir():
-        for p in sorted(folder.rglob("*")):
-            if p.name.startswith(".") or p.is_dir():
+        entries = sorted(folder.iterdir())
+        for i, p in enumerate(entries):
+            why = None
+            if p.is_dir():
+                sql = [x for x in p.iterdir() if x.is_file() and x.suffix == ".sql"]
+                if not MIGRATION_FOLDER.match(p.name) or len(sql) != 1:
+                    yield from _skipped_folder(ctx, p)
                 continue
-            if p.parent != folder or not MIGRATION_NAME.match(p.name):
-                why = "it is in a subfolder" if p.parent != folder else "its name is not <version>_<name>.sql"
+            if p.name.startswith("."):
+                continue
+            if i == 0 and _skipped_init(p.name):
+                why = "an early CLI's first <timestamp>_init.sql is never applied"
+            elif not MIGRATION_NAME.match(p.name):
+                why = "its name is not <version>_<name>.sql"
+            if why:
                 yield _finding(
                     "skipped-file",
                     f"the Supabase CLI never applies {p.name}: {why}",

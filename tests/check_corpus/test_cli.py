@@ -109,3 +109,33 @@ def test_suppression_of_another_rule_silences_nothing(
     sql = "-- supatenant: allow seed-rows because reference data\ncreate extension if not exists pg_trgm;\n"
     _, out = run(capsys, project(tmp_path, sql), "--format", "json")
     assert [(f["rule"], f["line"]) for f in json.loads(out)["findings"]] == [("extension-in-public", 2)]
+
+
+def test_sources_merge_relative_and_without_repeats(tmp_path: Path) -> None:
+    from supatenant.check.findings import CheckContext, Finding
+    from supatenant.check.runner import run
+
+    p = project(tmp_path, "select 1;\n")
+    absolute = str(p / "supabase/migrations/20270101000100_next.sql")
+    first = Finding(
+        "seed-rows", "warning", "first", "fix", file="supabase/migrations/20270101000100_next.sql", line=1
+    )
+    again = Finding("seed-rows", "warning", "second", "fix", file=absolute, line=1)
+    other = Finding("drift", "error", "changed outside migrations", "fix", object="public.notes")
+    ctx = CheckContext(p, (), ())
+    assert run(ctx, [lambda c: [first], lambda c: [again, other]]) == [other, first]
+
+
+def test_a_failing_source_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from supatenant.check import runner
+    from supatenant.check.findings import CheckContext, Finding
+
+    def broken(ctx: CheckContext) -> list[Finding]:
+        raise ConnectionError("server went away")
+
+    monkeypatch.setattr(runner, "SOURCES", [*runner.SOURCES, broken])
+    code = cli.main(["check", "--project", str(project(tmp_path, "select 1;\n"))])
+    assert code == 2
+    assert "broken failed: ConnectionError: server went away" in capsys.readouterr().err

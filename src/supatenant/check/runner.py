@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,11 +46,13 @@ def context(project: Path, target_url: str | None = None, server_url: str | None
     )
 
 
-def run(ctx: CheckContext, sources: Sequence[Source] = SOURCES) -> list[Finding]:
-    """Every source's findings, without duplicates, in file and line order."""
-    seen: set[Finding] = set()
+def run(ctx: CheckContext, sources: Sequence[Source] | None = None) -> list[Finding]:
+    """Every source's findings (default: :data:`SOURCES`) in file and line order. Files are shown
+    relative to the project; where two sources report the same rule at the same place, the
+    earlier source's stands."""
+    seen: set[tuple[str, str | None, int | None, str | None]] = set()
     out: list[Finding] = []
-    for source in sources:
+    for source in SOURCES if sources is None else sources:
         try:
             found = list(source(ctx))
         except CannotRun:
@@ -58,11 +61,22 @@ def run(ctx: CheckContext, sources: Sequence[Source] = SOURCES) -> list[Finding]
             name = getattr(source, "__name__", repr(source))
             raise CannotRun(f"{name} failed: {type(e).__name__}: {e}") from e
         for f in found:
-            if f not in seen:
-                seen.add(f)
+            f = _relative(ctx.project, f)
+            key = (f.rule, f.file, f.line, f.object)
+            if key not in seen:
+                seen.add(key)
                 out.append(f)
     out.sort(key=lambda f: (f.file or "", f.line or 0, f.object or "", f.rule))
     return out
+
+
+def _relative(project: Path, f: Finding) -> Finding:
+    if f.file is None or not Path(f.file).is_absolute():
+        return f
+    try:
+        return dataclasses.replace(f, file=str(Path(f.file).relative_to(project)))
+    except ValueError:
+        return f
 
 
 def failing(findings: Sequence[Finding], fail_on: Severity) -> bool:

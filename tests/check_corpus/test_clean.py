@@ -92,6 +92,10 @@ def test_correct_statements_near_the_rules_edges(tmp_path: Path) -> None:
     as $$ select count(*) from public.notes $$;
     alter function private.note_total() set search_path = '';
     revoke all on function private.note_total() from public;
+    -- the reference rows of a table the file defines
+    create table if not exists public.note_kinds (kind varchar(20) primary key);
+    alter table public.note_kinds enable row level security;
+    insert into public.note_kinds (kind) values ('remark'), ('todo') on conflict (kind) do nothing;
     -- a name made out of the model's sight, by dynamic SQL, then dropped
     do $$ begin execute format('create index if not exists %I on public.notes (created_at)', 'notes_made_here_idx'); end $$;
     drop index if exists public.notes_made_here_idx;

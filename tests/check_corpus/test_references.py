@@ -42,6 +42,8 @@ def test_reference_to_what_does_not_exist_yet(tmp_path: Path) -> None:
     create table app.notes (id uuid primary key);
     alter table public.conversations add column topic_id uuid references public.topics (id);
     create index if not exists conversations_subject_idx on public.conversations (subject);
+    create policy "Members read their own invitations" on public.invitations for select to authenticated
+      using (tenant_id = any (array(select s.tenant_id from private.caller_scopes() s)) and invitee = (select auth.uid()));
     """
     assert found(tmp_path, {F: sql}) == [
         ("index-not-concurrent", F, 4),  # conversations holds rows, subject or not
@@ -49,6 +51,7 @@ def test_reference_to_what_does_not_exist_yet(tmp_path: Path) -> None:
         ("unknown-reference", F, 2),
         ("unknown-reference", F, 3),
         ("unknown-reference", F, 4),
+        ("unknown-reference", F, 5),
     ]
 
 

@@ -11,7 +11,18 @@ from pglast import ast
 from pglast.enums import A_Expr_Kind, AlterTableType, ConstrType, ObjectType
 
 from supatenant.check.model import Model, Relation
-from supatenant.check.names import Key, TypeRef, qualified, rel_key, show, strings, type_ref, walk
+from supatenant.check.names import (
+    Key,
+    TypeRef,
+    column_name,
+    qualified,
+    rel_key,
+    show,
+    strings,
+    type_ref,
+    walk,
+    walk_outside_sublinks,
+)
 from supatenant.check.rules import FileReview, Hit, on_file, on_statement, rule
 from supatenant.check.sqlfile import Statement, long_identifiers
 
@@ -237,6 +248,7 @@ def references(f: FileReview, s: Statement) -> Iterator[Hit]:
                     )
     elif isinstance(n, ast.CreatePolicyStmt):
         yield from _missing_relation(f, rel_key(n.table), "policy on")
+        yield from _policy_columns(f, n)
         for rv in _read_relations((n.qual, n.with_check)):
             yield from _missing_relation(f, rel_key(rv), "policy reads", rv.schemaname is not None)
     elif isinstance(n, ast.CreateTrigStmt):
@@ -253,6 +265,24 @@ def references(f: FileReview, s: Statement) -> Iterator[Hit]:
     elif isinstance(n, (ast.ViewStmt, ast.CreateTableAsStmt)):
         for rv in _read_relations(n.query):
             yield from _missing_relation(f, rel_key(rv), "reads", rv.schemaname is not None)
+
+
+def _policy_columns(f: FileReview, n: ast.CreatePolicyStmt) -> Iterator[Hit]:
+    key = rel_key(n.table)
+    rel = f.model.relations.get(key)
+    if rel is None or rel.kind != "table":
+        return
+    missing: list[str] = []
+    for x in walk_outside_sublinks((n.qual, n.with_check)):
+        ref = column_name(x)
+        if ref and ref[0] in (None, key[1]) and ref[1] not in rel.columns and ref[1] not in missing:
+            missing.append(ref[1])
+    for col in missing:
+        yield Hit(
+            "unknown-reference",
+            f'policy "{n.policy_name}" on {show(key)} tests {col}, which {show(key)} does not have',
+            "correct the column name",
+        )
 
 
 _COLUMN_CMDS = frozenset(

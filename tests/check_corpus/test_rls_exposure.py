@@ -42,6 +42,25 @@ def test_policy_reading_its_own_table(tmp_path: Path) -> None:
     assert found(tmp_path, {F: sql}) == [("policy-reads-own-table", F, 27)]
 
 
+def test_policy_reading_its_own_table_through_an_invoker_helper(tmp_path: Path) -> None:
+    sql = """\
+    create or replace function private.my_note_tenants() returns setof uuid
+    language plpgsql stable
+    set search_path = ''
+    as $$
+    begin
+      return query select n.tenant_id from public.notes n where n.author_id = (select auth.uid());
+    end
+    $$;
+    revoke all on function private.my_note_tenants() from public;
+    create policy "Authors remove their notes" on public.notes for delete to authenticated
+      using (tenant_id in (select private.my_note_tenants()));
+    """
+    assert found(tmp_path, {F: NOTES + sql}) == [("policy-reads-own-table", F, 36)]
+    definer = sql.replace("language plpgsql stable", "language plpgsql stable security definer")
+    assert found(tmp_path / "definer", {F: NOTES + definer}) == []
+
+
 def test_auth_uid_and_helpers_not_wrapped_in_select(tmp_path: Path) -> None:
     sql = NOTES.replace(
         "using (tenant_id = any (array(select s.tenant_id from private.caller_scopes() s)));",

@@ -109,6 +109,7 @@ class Function:
     language: str = "sql"
     volatility: str = "volatile"
     body: str = ""
+    source: str = ""  # the whole create statement, for PL/pgSQL's parser
     executors: set[str] = field(default_factory=set)
 
 
@@ -202,8 +203,10 @@ class Replayer:
 
     def __init__(self, model: Model) -> None:
         self.m = model
+        self.text = ""
 
-    def apply(self, node: Any, file: str, line: int) -> None:
+    def apply(self, node: Any, file: str, line: int, text: str = "") -> None:
+        self.text = text
         handler = getattr(self, "_" + _snake(type(node).__name__), None)
         if handler is not None:
             handler(node, file, line)
@@ -470,7 +473,7 @@ class Replayer:
         args = arg_types(n.parameters)
         fkey = (key[0], key[1], args)
         old = self.m.functions.get(fkey)
-        fn = Function(key, args, file, line)
+        fn = Function(key, args, file, line, source=self.text)
         if old is not None:
             fn.executors = old.executors
             fn.file, fn.line = old.file, old.line

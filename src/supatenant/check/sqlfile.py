@@ -87,6 +87,14 @@ def _parse(text: str) -> tuple[ast.RawStmt, ...]:
         ast.Node.__setattr__ = checked  # type: ignore[method-assign]
 
 
+def parse_statements(text: str) -> tuple[ast.Node, ...]:
+    """The statements of a piece of SQL; () when it does not parse."""
+    try:
+        return tuple(raw.stmt for raw in _parse(text) if raw.stmt is not None)
+    except ParseError:
+        return ()
+
+
 def parse_text(text: str, path: Path, rel: str) -> SqlFile:
     data = text.encode("utf-8")
     result = SqlFile(path=path, rel=rel)

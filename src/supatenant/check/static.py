@@ -196,7 +196,7 @@ def _touches(node: object) -> tuple[str, str] | None:
 def _replay(replay: Replayer, model: Model, s: Statement, rel: str) -> None:
     if isinstance(s.node, ast.DoStmt):
         model.dynamic.append(s.text)
-    replay.apply(s.node, rel, s.line)
+    replay.apply(s.node, rel, s.line, s.text)
 
 
 def static_source(ctx: CheckContext) -> Iterator[Finding]:

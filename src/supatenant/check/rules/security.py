@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
-from pglast import ast, parse_sql
+from pglast import ast
 from pglast.enums import A_Expr_Kind, AlterTableType, SubLinkType
-from pglast.parser import ParseError, parse_plpgsql_json
 
+from supatenant.check.bodies import body_statements, options
 from supatenant.check.model import API_ROLES, Model, Policy, Relation
 from supatenant.check.names import (
     Key,
@@ -258,8 +257,35 @@ def policies(f: FileReview, s: Statement) -> Iterator[Hit]:
                 "read the caller's memberships through a security definer helper in a private schema",
             )
             break
+    yield from _recursive_helpers(m, pol)
     yield from _unwrapped_calls(m, pol)
     yield from _unindexed(m, pol)
+
+
+def _recursive_helpers(m: Model, pol: Policy) -> Iterator[Hit]:
+    """Helpers the policy calls that read its table with the caller's rights: RLS applies to
+    that read too, and so the policy again."""
+    seen: set[Key] = set()
+    for n in walk((pol.qual, pol.with_check)):
+        if not isinstance(n, ast.FuncCall):
+            continue
+        schema, name = func_name(n)
+        key = (schema or "public", name)
+        if key in seen:
+            continue
+        seen.add(key)
+        for fn in m.functions_named(key):
+            if fn.security_definer:
+                continue
+            statements = body_statements(fn.language, fn.body, fn.source)
+            if pol.table in {rel_key(x) for x in walk(statements) if isinstance(x, ast.RangeVar)}:
+                yield Hit(
+                    "policy-reads-own-table",
+                    f'policy "{pol.name}" calls {show(key)}(), which reads {show(pol.table)} with the '
+                    "caller's rights: the policy applies again (infinite recursion)",
+                    f"make {show(key)}() security definer (set search_path = '') in a private schema",
+                )
+                break
 
 
 def _unwrapped_calls(m: Model, pol: Policy) -> Iterator[Hit]:
@@ -352,53 +378,9 @@ def _refreshes(s: Statement) -> Iterator[Key]:
     if isinstance(n, ast.RefreshMatViewStmt) and n.concurrent:
         yield rel_key(n.relation)
     elif isinstance(n, ast.CreateFunctionStmt) and "concurrently" in s.text.lower():
-        for query in _body_queries(s):
-            try:
-                stmts = parse_sql(query)
-            except ParseError:
-                continue
-            for raw in stmts:
-                if isinstance(raw.stmt, ast.RefreshMatViewStmt) and raw.stmt.concurrent:
-                    yield rel_key(raw.stmt.relation)
-
-
-def _body_queries(s: Statement) -> list[str]:
-    node = s.node
-    assert isinstance(node, ast.CreateFunctionStmt)
-    options = node.options or ()
-    lang = next(
-        (
-            str(defelem_value(o.arg)).lower()
-            for o in options
-            if isinstance(o, ast.DefElem) and o.defname == "language"
-        ),
-        "sql",
-    )
-    body = next(
-        (defelem_value(o.arg) for o in options if isinstance(o, ast.DefElem) and o.defname == "as"),
-        None,
-    )
-    text = body[0] if isinstance(body, list) and body else str(body or "")
-    if lang == "sql":
-        return [text]
-    if lang != "plpgsql":
-        return []
-    try:
-        tree = json.loads(parse_plpgsql_json(s.text))
-    except (ParseError, ValueError):
-        return []
-    queries: list[str] = []
-    stack: list[Any] = [tree]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, dict):
-            q = x.get("query")
-            if isinstance(q, str):
-                queries.append(q)
-            stack.extend(x.values())
-        elif isinstance(x, list):
-            stack.extend(x)
-    return queries
+        for stmt in body_statements(*options(n), s.text):
+            if isinstance(stmt, ast.RefreshMatViewStmt) and stmt.concurrent:
+                yield rel_key(stmt.relation)
 
 
 @on_file

@@ -139,3 +139,17 @@ def test_a_failing_source_exits_2(
     code = cli.main(["check", "--project", str(project(tmp_path, "select 1;\n"))])
     assert code == 2
     assert "broken failed: ConnectionError: server went away" in capsys.readouterr().err
+
+
+def test_a_suppression_holds_whichever_source_reports(tmp_path: Path) -> None:
+    from supatenant.check.findings import CheckContext, Finding
+    from supatenant.check.runner import run
+
+    sql = "select 1;\n-- supatenant: allow schema-changed-on-rerun because it only refreshes a comment\ncomment on table public.tenants\n  is 'Tenants.';\n"
+    p = project(tmp_path, sql)
+    file = "supabase/migrations/20270101000100_next.sql"
+    on_second_line = Finding("schema-changed-on-rerun", "error", "m", "f", file=file, line=4)
+    elsewhere = Finding("schema-changed-on-rerun", "error", "m", "f", file=file, line=1)
+    other_rule = Finding("file-fails", "error", "m", "f", file=file, line=3)
+    ctx = CheckContext(p, (), ())
+    assert run(ctx, [lambda c: [on_second_line, elsewhere, other_rule]]) == [elsewhere, other_rule]

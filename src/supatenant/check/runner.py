@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from supatenant.check.findings import SEVERITIES, CheckContext, Finding, Severity, Source
+from supatenant.check.sqlfile import SqlFile, parse_file
 from supatenant.check.static import migration_files, static_source
 
 SOURCES: list[Source] = [
@@ -52,6 +53,7 @@ def run(ctx: CheckContext, sources: Sequence[Source] | None = None) -> list[Find
     earlier source's stands."""
     seen: set[tuple[str, str | None, int | None, str | None]] = set()
     out: list[Finding] = []
+    files: dict[str, SqlFile | None] = {}
     for source in SOURCES if sources is None else sources:
         try:
             found = list(source(ctx))
@@ -63,11 +65,28 @@ def run(ctx: CheckContext, sources: Sequence[Source] | None = None) -> list[Find
         for f in found:
             f = _relative(ctx.project, f)
             key = (f.rule, f.file, f.line, f.object)
-            if key not in seen:
+            if key not in seen and not suppressed(ctx.project, f, files):
                 seen.add(key)
                 out.append(f)
     out.sort(key=lambda f: (f.file or "", f.line or 0, f.object or "", f.rule))
     return out
+
+
+def suppressed(project: Path, f: Finding, files: dict[str, SqlFile | None]) -> bool:
+    """Whether the statement at the finding's line (any line of it) suppresses its rule, with
+    a reason: the same comment silences a rule whichever source reports it."""
+    if f.file is None or f.line is None or not f.file.endswith(".sql"):
+        return False
+    if f.file not in files:
+        path = project / f.file
+        files[f.file] = parse_file(path, f.file) if path.is_file() else None
+    sql = files[f.file]
+    if sql is None:
+        return False
+    for s in sql.statements:
+        if s.line <= f.line <= s.line + s.text.count("\n"):
+            return f.rule in s.allowed
+    return False
 
 
 def _relative(project: Path, f: Finding) -> Finding:

@@ -71,6 +71,8 @@ def type_ref(tn: ast.TypeName | None) -> TypeRef:
     if tn is None:
         return TypeRef("unknown")
     parts = [p for p in strings(tn.names) if p != "pg_catalog"]
+    if len(parts) == 2 and parts[0] == "public":  # found on the search path either way
+        parts = parts[1:]
     written = ".".join(parts).lower()
     name = _ALIASES.get(written, written)
     mods: list[int] = []

@@ -153,3 +153,14 @@ def test_a_suppression_holds_whichever_source_reports(tmp_path: Path) -> None:
     other_rule = Finding("file-fails", "error", "m", "f", file=file, line=3)
     ctx = CheckContext(p, (), ())
     assert run(ctx, [lambda c: [on_second_line, elsewhere, other_rule]]) == [elsewhere, other_rule]
+
+
+def test_one_suppression_names_several_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sql = (
+        "-- supatenant: allow extension-in-public, seed-rows because the demo project wants both\n"
+        "create extension if not exists pg_trgm;\n"
+        "-- supatenant: allow extension-in-public,seed-rows because rows the demo needs\n"
+        "insert into public.tenants (name) values ('Demo');\n"
+    )
+    code, out = run(capsys, project(tmp_path, sql), "--format", "json")
+    assert (code, json.loads(out)["findings"]) == (0, [])

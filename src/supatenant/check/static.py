@@ -40,7 +40,12 @@ PLATFORM_SCHEMAS = frozenset(
 
 rule("duplicate-version", "error", "history", "two migration files with the same version")
 rule("skipped-file", "error", "history", "a file in migrations/ the CLI silently skips")
-rule("missing-rollback", "error", "history", "a migration without its rollback")
+rule(
+    "missing-rollback",
+    "error",
+    "history",
+    "a migration without its rollback (in a project that keeps supabase/rollbacks/)",
+)
 rule("version-out-of-order", "error", "history", "a new migration older than one already applied")
 rule("suppression-without-reason", "error", "execution", "a suppression comment without its reason")
 rule("parse-error", "error", "execution", "a file PostgreSQL cannot parse")

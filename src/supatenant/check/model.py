@@ -225,7 +225,7 @@ class Replayer:
             ),
             None,
         )
-        self.m.extensions.setdefault(n.extname, str(schema or "public"))
+        self.m.extensions.setdefault(n.extname or "", str(schema or "public"))
 
     # -- tables ------------------------------------------------------------------------
     def _create_stmt(self, n: ast.CreateStmt, file: str, line: int) -> None:
@@ -242,8 +242,9 @@ class Replayer:
                 self._add_constraint(rel, elt, validated=True)
 
     def _add_column(self, rel: Relation, cd: ast.ColumnDef) -> None:
-        col = Column(name=cd.colname, type=type_ref(cd.typeName))
-        rel.columns[cd.colname] = col
+        name = cd.colname or ""
+        col = Column(name=name, type=type_ref(cd.typeName))
+        rel.columns[name] = col
         if col.type.serial:
             col.not_null = True
         for c in cd.constraints or ():
@@ -257,15 +258,15 @@ class Replayer:
                 col.not_null = True
             elif ct == ConstrType.CONSTR_PRIMARY:
                 col.not_null = True
-                rel.pk = (cd.colname,)
-                self._index_for(rel, c, (cd.colname,), "pkey")
+                rel.pk = (name,)
+                self._index_for(rel, c, (name,), "pkey")
             elif ct == ConstrType.CONSTR_UNIQUE:
-                self._index_for(rel, c, (cd.colname,), "key")
+                self._index_for(rel, c, (name,), "key")
             elif ct == ConstrType.CONSTR_CHECK:
-                name = c.conname or auto_check_name(rel.key[1], (cd.colname,))
-                rel.checks[name] = Check(name, c.raw_expr, (cd.colname,), not c.skip_validation)
+                name = c.conname or auto_check_name(rel.key[1], (name,))
+                rel.checks[name] = Check(name, c.raw_expr, (name,), not c.skip_validation)
             elif ct == ConstrType.CONSTR_FOREIGN:
-                self._add_fk(rel, c, (cd.colname,))
+                self._add_fk(rel, c, (name,))
 
     def _index_for(self, rel: Relation, c: ast.Constraint, cols: tuple[str, ...], suffix: str) -> None:
         if c.indexname:
@@ -357,7 +358,7 @@ class Replayer:
             key = rel_key(n.relation)
             rel = self.m.relations.pop(key, None)
             if rel is not None:
-                new = (key[0], n.newname)
+                new = (key[0], n.newname or "")
                 rel.key = new
                 self.m.relations[new] = rel
                 for idx in self.m.indexes.values():
@@ -367,23 +368,23 @@ class Replayer:
             rel = self.m.relations.get(rel_key(n.relation))
             if rel is not None and n.subname in rel.columns:
                 col = rel.columns.pop(n.subname)
-                col.name = n.newname
-                rel.columns[n.newname] = col
+                col.name = n.newname or ""
+                rel.columns[col.name] = col
                 for idx in self.m.indexes.values():
                     if idx.table == rel.key:
                         idx.columns = tuple(n.newname if c == n.subname else c for c in idx.columns)
-                rel.pk = tuple(n.newname if c == n.subname else c for c in rel.pk)
+                rel.pk = tuple(col.name if c == n.subname else c for c in rel.pk)
         elif rt == ObjectType.OBJECT_POLICY:
             rel = self.m.relations.get(rel_key(n.relation))
             if rel is not None and n.subname in rel.policies:
                 pol = rel.policies.pop(n.subname)
-                pol.name = n.newname
-                rel.policies[n.newname] = pol
+                pol.name = n.newname or ""
+                rel.policies[pol.name] = pol
         elif rt == ObjectType.OBJECT_INDEX:
             key = rel_key(n.relation)
             renamed = self.m.indexes.pop(key, None)
             if renamed is not None:
-                renamed.key = (key[0], n.newname)
+                renamed.key = (key[0], n.newname or "")
                 self.m.indexes[renamed.key] = renamed
 
     # -- indexes -------------------------------------------------------------------------
@@ -438,8 +439,8 @@ class Replayer:
         rel = self.m.relations.get(rel_key(n.table))
         if rel is None:
             return
-        rel.policies[n.policy_name] = Policy(
-            name=n.policy_name,
+        rel.policies[n.policy_name or ""] = Policy(
+            name=n.policy_name or "",
             table=rel.key,
             cmd=n.cmd_name or "all",
             permissive=bool(n.permissive),
@@ -452,7 +453,7 @@ class Replayer:
 
     def _alter_policy_stmt(self, n: ast.AlterPolicyStmt, file: str, line: int) -> None:
         rel = self.m.relations.get(rel_key(n.table))
-        pol = rel.policies.get(n.policy_name) if rel else None
+        pol = rel.policies.get(n.policy_name or "") if rel else None
         if pol is None:
             return
         if n.qual is not None:
@@ -465,7 +466,7 @@ class Replayer:
     def _create_trig_stmt(self, n: ast.CreateTrigStmt, file: str, line: int) -> None:
         rel = self.m.relations.get(rel_key(n.relation))
         if rel is not None:
-            rel.triggers[n.trigname] = qualified(n.funcname)
+            rel.triggers[n.trigname or ""] = qualified(n.funcname)
 
     # -- functions -----------------------------------------------------------------------
     def _create_function_stmt(self, n: ast.CreateFunctionStmt, file: str, line: int) -> None:
@@ -560,7 +561,7 @@ class Replayer:
                 for schema in strings(n.objects):
                     for fn in self.m.functions.values():
                         if fn.key[0] == schema and (all_privs or "execute" in privs):
-                            _change(fn.executors, roles, n.is_grant)
+                            _change(fn.executors, roles, bool(n.is_grant))
             if (
                 n.targtype == GrantTargetType.ACL_TARGET_ALL_IN_SCHEMA
                 and n.objtype == ObjectType.OBJECT_TABLE
@@ -568,23 +569,23 @@ class Replayer:
                 for schema in strings(n.objects):
                     for rel in self.m.relations.values():
                         if rel.key[0] == schema and (all_privs or "select" in privs):
-                            _change(rel.readers, roles, n.is_grant)
+                            _change(rel.readers, roles, bool(n.is_grant))
             return
         if n.objtype == ObjectType.OBJECT_SCHEMA and (all_privs or "usage" in privs):
             for schema in strings(n.objects):
-                _change(self.m.schema_usage.setdefault(schema, set()), roles, n.is_grant)
+                _change(self.m.schema_usage.setdefault(schema, set()), roles, bool(n.is_grant))
         elif n.objtype == ObjectType.OBJECT_TABLE and (all_privs or "select" in privs):
             for obj in n.objects or ():
                 if isinstance(obj, ast.RangeVar):
                     table = self.m.relations.get(rel_key(obj))
                     if table is not None:
-                        _change(table.readers, roles, n.is_grant)
+                        _change(table.readers, roles, bool(n.is_grant))
         elif n.objtype in (ObjectType.OBJECT_FUNCTION, ObjectType.OBJECT_ROUTINE) and (
             all_privs or "execute" in privs
         ):
             for obj in n.objects or ():
                 for fn in self.matching_functions(obj):
-                    _change(fn.executors, roles, n.is_grant)
+                    _change(fn.executors, roles, bool(n.is_grant))
 
     def _alter_default_privileges_stmt(self, n: ast.AlterDefaultPrivilegesStmt, file: str, line: int) -> None:
         schemas = [
@@ -604,7 +605,7 @@ class Replayer:
         else:
             return
         for schema in schemas:
-            _change(target.setdefault(schema, set()), roles, action.is_grant)
+            _change(target.setdefault(schema, set()), roles, bool(action.is_grant))
 
 
 def _snake(name: str) -> str:

@@ -86,7 +86,7 @@ def type_ref(tn: ast.TypeName | None) -> TypeRef:
 
 def rel_key(rv: ast.RangeVar | None) -> Key:
     assert rv is not None
-    return (rv.schemaname or "public", rv.relname)
+    return (rv.schemaname or "public", rv.relname or "")
 
 
 def show(key: Key) -> str:

@@ -49,12 +49,12 @@ class SqlFile:
 
 
 def _skip_gap(data: bytes, pos: int, end: int) -> tuple[int, list[tuple[int, bytes]]]:
-    """Skip whitespace and comments from ``pos``; return the first token's offset and the
-    line comments passed, with their offsets."""
+    """Skip whitespace, comments and the semicolons between statements from ``pos``; return the
+    first token's offset and the line comments passed, with their offsets."""
     comments: list[tuple[int, bytes]] = []
     while pos < end:
         c = data[pos : pos + 1]
-        if c.isspace():
+        if c.isspace() or c == b";":
             pos += 1
         elif data.startswith(b"--", pos):
             nl = data.find(b"\n", pos)
@@ -80,7 +80,7 @@ def _parse(text: str) -> tuple[ast.RawStmt, ...]:
     construction, so the per-attribute validation meant for hand-built trees is skipped while
     they are made (the trees are identical)."""
     checked = ast.Node.__setattr__
-    ast.Node.__setattr__ = object.__setattr__  # type: ignore[method-assign]
+    ast.Node.__setattr__ = object.__setattr__  # type: ignore[method-assign,assignment,unused-ignore]
     try:
         return tuple(parse_sql(text))
     finally:
@@ -112,9 +112,13 @@ def parse_text(text: str, path: Path, rel: str) -> SqlFile:
             line=line,
         )
         return result
+    previous_end = 0
     for raw in raws:
-        start = raw.stmt_location or 0
-        end = start + raw.stmt_len if raw.stmt_len else len(data)
+        # the gap since the previous statement: some parser versions start a statement there,
+        # others at its first token
+        start = min(raw.stmt_location or 0, previous_end)
+        end = (raw.stmt_location or 0) + raw.stmt_len if raw.stmt_len else len(data)
+        previous_end = end
         first, comments = _skip_gap(data, start, end)
         allowed: set[str] = set()
         for at, comment in comments:

@@ -187,6 +187,7 @@ def _validated_not_null(m: Model, key: Key, column: str) -> bool:
                 isinstance(n, ast.NullTest)
                 and isinstance(n.arg, ast.ColumnRef)
                 and strings(n.arg.fields)[-1] == column
+                and n.nulltesttype is not None
                 and n.nulltesttype.name == "IS_NOT_NULL"
             ):
                 return True

@@ -72,7 +72,9 @@ def _statement_fks(m: Model, n: Any) -> Iterator[FkRef]:
     """Foreign keys a create or alter table statement declares, with their columns' types."""
     if isinstance(n, ast.CreateStmt):
         table = rel_key(n.relation)
-        cols = {c.colname: type_ref(c.typeName) for c in n.tableElts or () if isinstance(c, ast.ColumnDef)}
+        cols = {
+            c.colname or "": type_ref(c.typeName) for c in n.tableElts or () if isinstance(c, ast.ColumnDef)
+        }
         for elt in n.tableElts or ():
             yield from _fks_of(m, table, cols, elt)
     elif isinstance(n, ast.AlterTableStmt):
@@ -81,7 +83,7 @@ def _statement_fks(m: Model, n: Any) -> Iterator[FkRef]:
         cols = {k: c.type for k, c in rel.columns.items()} if rel else {}
         for cmd in n.cmds or ():
             if cmd.subtype == AlterTableType.AT_AddColumn and isinstance(cmd.def_, ast.ColumnDef):
-                cols = cols | {cmd.def_.colname: type_ref(cmd.def_.typeName)}
+                cols = cols | {cmd.def_.colname or "": type_ref(cmd.def_.typeName)}
                 yield from _fks_of(m, table, cols, cmd.def_)
             elif cmd.subtype == AlterTableType.AT_AddConstraint:
                 yield from _fks_of(m, table, cols, cmd.def_)
@@ -91,7 +93,7 @@ def _fks_of(m: Model, table: Key, cols: dict[str, TypeRef], elt: Any) -> Iterato
     if isinstance(elt, ast.ColumnDef):
         for c in elt.constraints or ():
             if c.contype == ConstrType.CONSTR_FOREIGN:
-                yield _fk(m, table, cols, c, (elt.colname,))
+                yield _fk(m, table, cols, c, (elt.colname or "",))
     elif isinstance(elt, ast.Constraint) and elt.contype == ConstrType.CONSTR_FOREIGN:
         yield _fk(m, table, cols, elt, tuple(strings(elt.fk_attrs)))
 
@@ -401,7 +403,9 @@ def _statement_checks(m: Model, n: Any) -> Iterator[tuple[Key, dict[str, TypeRef
     """(table, column types, check expression, constraint name) of the checks a statement adds."""
     if isinstance(n, ast.CreateStmt):
         key = rel_key(n.relation)
-        cols = {c.colname: type_ref(c.typeName) for c in n.tableElts or () if isinstance(c, ast.ColumnDef)}
+        cols = {
+            c.colname or "": type_ref(c.typeName) for c in n.tableElts or () if isinstance(c, ast.ColumnDef)
+        }
         elts: list[Any] = list(n.tableElts or ())
     elif isinstance(n, ast.AlterTableStmt):
         key = rel_key(n.relation)
@@ -410,7 +414,7 @@ def _statement_checks(m: Model, n: Any) -> Iterator[tuple[Key, dict[str, TypeRef
         elts = []
         for cmd in n.cmds or ():
             if cmd.subtype == AlterTableType.AT_AddColumn and isinstance(cmd.def_, ast.ColumnDef):
-                cols[cmd.def_.colname] = type_ref(cmd.def_.typeName)
+                cols[cmd.def_.colname or ""] = type_ref(cmd.def_.typeName)
                 elts.append(cmd.def_)
             elif cmd.subtype == AlterTableType.AT_AddConstraint:
                 elts.append(cmd.def_)
@@ -483,14 +487,17 @@ def widening(f: FileReview, key: Key, expr: Any) -> bool:
 def _created_names(n: Any) -> Iterator[tuple[str, str]]:
     """(kind, name) of each identifier a statement creates."""
     if isinstance(n, ast.CreateStmt):
-        yield ("table", n.relation.relname)
+        yield ("table", rel_key(n.relation)[1])
         for c in n.tableElts or ():
             if isinstance(c, ast.ColumnDef):
-                yield ("column", c.colname)
+                yield ("column", c.colname or "")
     elif isinstance(n, ast.ViewStmt):
-        yield ("view", n.view.relname)
+        yield ("view", rel_key(n.view)[1])
     elif isinstance(n, ast.CreateTableAsStmt) and n.into is not None:
-        yield ("materialized view" if n.objtype == ObjectType.OBJECT_MATVIEW else "table", n.into.rel.relname)
+        yield (
+            "materialized view" if n.objtype == ObjectType.OBJECT_MATVIEW else "table",
+            rel_key(n.into.rel)[1],
+        )
     elif isinstance(n, ast.IndexStmt) and n.idxname:
         yield ("index", n.idxname)
     elif isinstance(n, ast.CreateFunctionStmt):
@@ -500,7 +507,7 @@ def _created_names(n: Any) -> Iterator[tuple[str, str]]:
     elif isinstance(n, ast.AlterTableStmt):
         for cmd in n.cmds or ():
             if cmd.subtype == AlterTableType.AT_AddColumn and isinstance(cmd.def_, ast.ColumnDef):
-                yield ("column", cmd.def_.colname)
+                yield ("column", cmd.def_.colname or "")
     elif isinstance(n, ast.RenameStmt) and n.renameType != ObjectType.OBJECT_POLICY and n.newname:
         yield ("name", n.newname)
 
@@ -550,11 +557,11 @@ def _typed_columns(n: Any) -> Iterator[tuple[str, str, TypeRef]]:
     if isinstance(n, ast.CreateStmt):
         for c in n.tableElts or ():
             if isinstance(c, ast.ColumnDef):
-                yield ("column", c.colname, type_ref(c.typeName))
+                yield ("column", c.colname or "", type_ref(c.typeName))
     else:
         for cmd in n.cmds or ():
             if cmd.subtype == AlterTableType.AT_AddColumn and isinstance(cmd.def_, ast.ColumnDef):
-                yield ("column", cmd.def_.colname, type_ref(cmd.def_.typeName))
+                yield ("column", cmd.def_.colname or "", type_ref(cmd.def_.typeName))
             elif cmd.subtype == AlterTableType.AT_AlterColumnType and isinstance(cmd.def_, ast.ColumnDef):
                 yield ("column", cmd.name, type_ref(cmd.def_.typeName))
 

@@ -220,7 +220,7 @@ def _policy_of(f: FileReview, s: Statement) -> Policy | None:
     if not isinstance(n, ast.CreatePolicyStmt):
         return None
     return Policy(
-        n.policy_name,
+        n.policy_name or "",
         rel_key(n.table),
         n.cmd_name or "all",
         bool(n.permissive),

@@ -30,8 +30,11 @@ def under_review(migrations: tuple[Path, ...], target_url: str | None) -> tuple[
         target = importlib.import_module("supatenant.check.target")
     except ImportError as e:
         raise CannotRun(f"reading the target needs the target inspection: {e}") from e
-    unapplied = target.unapplied(target_url, migrations)
-    return tuple(p for p in migrations if p in set(unapplied))
+    try:
+        unapplied = set(target.unapplied(target_url, migrations))
+    except Exception as e:  # an unreachable target: the check cannot tell what is new
+        raise CannotRun(f"cannot read the target's migration history: {type(e).__name__}: {e}") from e
+    return tuple(p for p in migrations if p in unapplied)
 
 
 def context(project: Path, target_url: str | None = None, server_url: str | None = None) -> CheckContext:

@@ -164,3 +164,10 @@ def test_one_suppression_names_several_rules(tmp_path: Path, capsys: pytest.Capt
     )
     code, out = run(capsys, project(tmp_path, sql), "--format", "json")
     assert (code, json.loads(out)["findings"]) == (0, [])
+
+
+def test_unreachable_target_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = project(tmp_path, "select 1;\n")
+    code = cli.main(["check", "--project", str(p), "--database-url", "postgresql://nobody@127.0.0.1:1/none"])
+    assert code == 2
+    assert capsys.readouterr().err.startswith("supatenant check: ")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from supatenant import bundle, database, embedded
+from supatenant.check import report as check_command
 from supatenant.errors import SetupError, SupatenantError
 from supatenant.governance import commands as governance
 from supatenant.project import project_dir
@@ -366,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seed.set_defaults(run=_seed)
     governance.register(sub)
+    check_command.add_parser(sub)
     return parser
 
 

@@ -6,6 +6,7 @@
 -- the caller by the role its statement runs as and its memberships, never by a claim. A
 -- subject the caller may not touch and a missing one give the same error (P0002).
 
+-- supatenant: allow tenant-reference because an erased tenant's last, pseudonymous event outlives the tenant
 create table if not exists public.audit_events (
   tenant_id uuid not null,
   id uuid not null default gen_random_uuid(),

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from supatenant import database, embedded
+from supatenant import database, embedded, status
 from supatenant.errors import SupatenantError
 from supatenant.project import project_dir
 
@@ -288,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
         "$SUPATENANT_SEED_PASSWORD_SECRET, which keeps it out of the process list",
     )
     seed.set_defaults(run=_seed)
+    status.add_command(sub)
     return parser
 
 

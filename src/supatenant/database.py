@@ -49,7 +49,7 @@ def apply_supabase_compat(url: str) -> bool:
     with psycopg.connect(url) as conn, conn.transaction():
         if _has_auth_schema(conn):
             return False
-        for path in sorted((supabase_dir() / "local").glob("*.sql")):
+        for path in sorted((supabase_dir() / "local").glob("*.sql")):  # supatenant's own layer
             conn.execute(path.read_text())  # trusted project file, no parameters
     return True
 

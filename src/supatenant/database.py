@@ -86,9 +86,9 @@ def statements(script: str) -> list[str]:
         raise MigrationFailed(f"cannot parse the script: {e}") from e
 
 
-def _outside_transaction(statement: str) -> bool:
-    """True for a statement PostgreSQL refuses inside a transaction block."""
-    node = pglast.parse_sql(statement)[0].stmt
+def outside_transaction(statement: str | ast.Node) -> bool:
+    """True for a statement (text or parsed) PostgreSQL refuses inside a transaction block."""
+    node = pglast.parse_sql(statement)[0].stmt if isinstance(statement, str) else statement
     if isinstance(node, ast.IndexStmt | ast.DropStmt):
         return bool(node.concurrent)
     if isinstance(node, ast.ReindexStmt):
@@ -108,7 +108,7 @@ def run_script(
     """
     parts = statements(script)
     conn.autocommit = True
-    if any(_outside_transaction(s) for s in parts):
+    if any(outside_transaction(s) for s in parts):
         for statement in parts:
             conn.execute(statement.encode())  # trusted project file
         for query, params in then:

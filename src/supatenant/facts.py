@@ -91,7 +91,7 @@ def read(conn: psycopg.Connection[Any], schemas: Sequence[str] = SCHEMAS) -> Fac
             "select current_setting('search_path'), set_config('search_path', '', true)"
         ).fetchone()
         assert row is not None
-        rows = conn.execute(_FACTS, {"schemas": list(schemas)}).fetchall()
+        rows = conn.execute(_FACTS, {"schemas": list(schemas)}, prepare=True).fetchall()
         conn.execute("select set_config('search_path', %s, true)", (row[0],))
     return {(str(kind), str(key)): str(value) for kind, key, value in rows}
 

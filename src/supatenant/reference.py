@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg import sql
 
 from supatenant import database
 from supatenant.errors import MigrationFailed
@@ -47,7 +52,23 @@ def migrated(server_url: str, project: Path, keep: Callable[[Path], bool] = lamb
     url = database.create_database(server_url, "supatenant_scratch")
     try:
         with tempfile.TemporaryDirectory(prefix="supatenant-") as tmp:
-            push_project(url, copy_project(project, Path(tmp), keep))
+            copy = copy_project(project, Path(tmp), keep)
+            if any((copy / "supabase" / "migrations").glob("*.sql")):
+                push_project(url, copy)
+            else:  # nothing for the CLI to apply
+                database.check_reachable(url)
+                database.apply_supabase_compat(url)
         yield url
     finally:
         database.drop_database(url)
+
+
+def clone(url: str, prefix: str = "supatenant_scratch") -> str:
+    """A new database on the same server, a copy of ``url`` (which nobody may be connected to)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    source = urlsplit(url).path.lstrip("/")
+    with psycopg.connect(database.with_database(url, "postgres"), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("create database {} template {}").format(sql.Identifier(name), sql.Identifier(source))
+        )
+    return database.with_database(url, name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,23 @@ def test_correct_migrations_give_nothing(tmp_path: Path, server_url: str, review
     project = make_project(tmp_path / "clean", CLEAN, CLEAN_DOWN)
     found = list(scratch_findings(context(project, review_from, server_url)))
     assert [(f.rule, f.file, f.line, f.message) for f in found] == []
+
+
+def test_models_out_of_date_with_the_migrations(tmp_path: Path, server_url: str) -> None:
+    from supatenant.project import project_dir
+
+    project = tmp_path / "stale"
+    shutil.copytree(project_dir() / "supabase", project / "supabase", ignore=shutil.ignore_patterns(".temp"))
+    shutil.copytree(project_dir() / "types", project / "types")
+    newest = sorted((project / "supabase" / "migrations").glob("*.sql"))[-1]
+    name = "29990101000000_nickname.sql"
+    (project / "supabase" / "migrations" / name).write_text(
+        "alter table public.tenants add column if not exists nickname text;\n"
+        "comment on column public.tenants.nickname is 'Short name.';\n"
+    )
+    (project / "supabase" / "rollbacks" / name.replace(".sql", ".down.sql")).write_text(
+        "alter table public.tenants drop column if exists nickname;\n"
+    )
+    ctx = context(project, "29990101000000", server_url)
+    assert ctx.migrations[-2] == newest
+    assert where(list(scratch_findings(ctx))) == {("models-out-of-date", "schema.json", None)}

@@ -32,6 +32,7 @@ from supatenant import embedded, facts
 from supatenant.auth import Identity
 from supatenant.backends.postgres import act_as
 from supatenant.check.findings import CheckContext, Finding, Severity
+from supatenant.codegen.catalog import build_schema
 from supatenant.database import drop_database, outside_transaction
 from supatenant.project import run_supabase
 from supatenant.reference import clone, migrated
@@ -684,6 +685,29 @@ def _advisor_findings(
         )
 
 
+def _stale_models(conn: Conn, project: Path) -> list[Finding]:
+    """``types/schema.json`` against the schema every migration gives, where the project has one."""
+    committed = project / "types" / "schema.json"
+    if not committed.is_file():
+        return []
+    try:
+        generated = json.dumps(build_schema(conn), indent=2) + "\n"
+    except ValueError:
+        return []  # a type the generator does not map: `supatenant gen` says which
+    if generated == committed.read_text():
+        return []
+    return [
+        Finding(
+            "models-out-of-date",
+            "warning",
+            "types/schema.json (and the models and types generated with it) differs from the schema"
+            " the migrations give",
+            "run `supatenant gen` and commit the generated files with the migration",
+            file=str(committed),
+        )
+    ]
+
+
 def _advisors_elsewhere(url: str, project: Path) -> Future[list[dict[str, Any]]]:
     """The advisors' report on a copy of ``url`` as it is now, computed in the background
     while the files run on ``url``."""
@@ -730,6 +754,8 @@ def scratch_findings(ctx: CheckContext) -> Iterable[Finding]:
                 probed.append(file)
                 if state is None:
                     break  # later files would fail on a schema they were not written for
+            else:
+                found += _stale_models(conn, ctx.project)
         before = advice_before.result()
         if probed:
             found += _advisor_findings(before, advisors(url, ctx.project), probed)

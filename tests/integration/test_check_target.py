@@ -9,6 +9,7 @@ import psycopg
 
 from supatenant import facts
 from supatenant.check.findings import CheckContext
+from supatenant.check.scratch import scratch_findings
 from supatenant.check.target import target_findings, unapplied
 from supatenant.reference import push_project
 from tests.integration.check_projects import context, make_project, where
@@ -85,3 +86,28 @@ def test_history_mistakes_and_drift_are_reported_without_writing(
     lost = [f for f in found if f.rule == "applied-version-without-file"]
     assert [f.object for f in lost] == ["supabase_migrations.schema_migrations 20260101000050"]
     assert not any(f.rule == "drift" for f in found)  # not knowable without every applied file
+
+
+def test_a_check_the_target_s_rows_fail(
+    tmp_path: Path, fresh_database: Callable[[], str], server_url: str
+) -> None:
+    project, url = _target(tmp_path, fresh_database)
+    with psycopg.connect(url) as conn:
+        conn.execute("insert into public.items (name, status) values ('kept', 'a'), ('old', 'c')")
+        conn.commit()
+    migrations = project / "supabase" / "migrations"
+    # refuses the stored 'c' row; and a new check every stored row passes
+    (migrations / "20260101000400_narrow.sql").write_text(
+        "alter table public.items drop constraint if exists items_status_check;\n"
+        "alter table public.items add constraint items_status_check check (status in ('a', 'b'));\n"
+    )
+    (migrations / "20260101000500_named.sql").write_text(
+        "alter table public.items drop constraint if exists items_name_check;\n"
+        "alter table public.items add constraint items_name_check check (length(name) > 0);\n"
+    )
+    files = context(project, server_url=server_url, target_url=url).migrations
+    ctx = CheckContext(project, files, unapplied(url, files), server_url, url)
+    found = [f for f in scratch_findings(ctx) if f.rule == "check-narrowed"]
+    assert where(found) == {("check-narrowed", "20260101000400_narrow.sql", 2)}
+    assert found[0].severity == "error"
+    assert found[0].message.startswith("1 existing rows of public.items on the target")

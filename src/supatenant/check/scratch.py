@@ -314,6 +314,86 @@ def _narrowing(conn: Conn, table: str, name: str, old: str, new: str) -> str | N
     return None
 
 
+def _new_checks(
+    before: facts.Facts, diffs: Sequence[facts.Difference]
+) -> list[tuple[str, str, str | None, str]]:
+    """(table, check, its previous definition or None, its definition) for each check the
+    file adds or changes on a table that existed before it (a new table holds no rows);
+    a check added ``not valid`` leaves existing rows alone."""
+    out = []
+    for d in diffs:
+        if d.kind != "constraint" or not (d.actual or "").startswith("CHECK") or d.actual is None:
+            continue
+        if d.actual.endswith("(not validated)"):
+            continue
+        table, _, name = d.object.rpartition(".")
+        if ("table", table) not in before:
+            continue
+        old = d.expected
+        if d.change == "extra":  # replacing one that was dropped, if the file dropped exactly one
+            dropped = [
+                x.expected
+                for x in diffs
+                if x.kind == "constraint"
+                and x.change == "missing"
+                and x.object.startswith(table + ".")
+                and (x.expected or "").startswith("CHECK")
+            ]
+            old = dropped[0] if len(dropped) == 1 else None
+        out.append((table, name, old, d.actual))
+    return out
+
+
+def _failing_on_target(url: str, table: str, definition: str) -> int | None:
+    """How many of the target's rows of ``table`` the check refuses (read only); None when
+    that cannot be read there."""
+    query = sql.SQL("select count(*) from {} where not coalesce(({}), true)").format(
+        sql.SQL(table),
+        sql.SQL(_expression(definition)),  # the server's own texts
+    )
+    try:
+        with psycopg.connect(url, connect_timeout=10) as conn:
+            conn.read_only = True
+            row = conn.execute(query).fetchone()
+    except psycopg.Error:
+        return None
+    return int(row[0]) if row else None
+
+
+def _check_findings(
+    conn: Conn, ctx: CheckContext, file: _File, before: facts.Facts, diffs: Sequence[facts.Difference]
+) -> Iterator[Finding]:
+    for table, name, old, new in _new_checks(before, diffs):
+        line = _line_naming(file, name, last=True)
+        rows = _failing_on_target(ctx.target_url, table, new) if ctx.target_url else None
+        if rows:
+            yield _finding(
+                "check-narrowed",
+                "error",
+                file,
+                line,
+                f"{rows} existing rows of {table} on the target fail the check {name}:"
+                " the migration fails there",
+                "fix those rows first, or add the check not valid and validate it once they are fixed",
+                f"{table}.{name}",
+            )
+            continue
+        value = (
+            _narrowing(conn, table, name.strip('"'), old, new) if old is not None and rows is None else None
+        )
+        if value is not None:
+            yield _finding(
+                "check-narrowed",
+                "warning",
+                file,
+                line,
+                f"the check {name} on {table} now refuses {value!r}, which it accepted before:"
+                " existing rows holding such values make this migration fail",
+                "widen the check, or add it not valid, fix the rows, then validate",
+                f"{table}.{name}",
+            )
+
+
 # --- what only the catalog shows about RLS and exposure ----------------------------------
 
 _EXPOSURE = """
@@ -523,37 +603,7 @@ def _probe_file(
                 )
             )
 
-    for d in diffs:
-        if d.kind != "constraint" or not (d.expected or "").startswith("CHECK"):
-            continue
-        table, _, name = d.object.rpartition(".")
-        replacement = d.actual
-        if replacement is None:  # dropped: look for a check added on the same table
-            added = [
-                x
-                for x in diffs
-                if x.change == "extra" and x.kind == "constraint" and x.object.startswith(table + ".")
-            ]
-            if len(added) != 1 or not (added[0].actual or "").startswith("CHECK"):
-                continue
-            name, replacement = added[0].object.rpartition(".")[2], added[0].actual
-        if replacement is None or d.expected is None:
-            continue
-        value = _narrowing(conn, table, name.strip('"'), d.expected, replacement)
-        if value is not None:
-            found.append(
-                _finding(
-                    "check-narrowed",
-                    "warning",
-                    file,
-                    _line_naming(file, name, last=True),
-                    f"the check {name} on {table} now refuses {value!r}, which it accepted before:"
-                    " existing rows holding such values make this migration fail",
-                    "widen the check, or add it not valid, fix the rows, then validate",
-                    f"{table}.{name}",
-                )
-            )
-
+    found += _check_findings(conn, ctx, file, before, diffs)
     found += _exposure(conn, file)
     found += _reads_as_authenticated(conn, file)
 

@@ -56,6 +56,10 @@ def test_each_mistake_is_found_at_its_file_and_line(tmp_path: Path, server_url: 
         "create policy docs_read on public.docs for select to authenticated"
         " using (exists (select 1 from public.docs d where d.owner = (select auth.uid())));\n"
         "create or replace function public.ping() returns int language sql set search_path = '' as 'select 1';\n",
+        # "idempotency" by dropping: line 2 drops the table a second run empties
+        "20260101000750_rebuild.sql": "create table if not exists public.cache (id int primary key);\n"
+        "drop table if exists public.cache;\ncreate table public.cache (id int primary key);\n"
+        "alter table public.cache enable row level security;\n",
         # line 3: a table that does not exist at this point; the files after it are not run
         "20260101000800_unknown.sql": "-- x\n\nalter table public.nope add column x int;\n",
         "20260101000900_after.sql": "create table public.later (id int);\n",
@@ -79,6 +83,8 @@ def test_each_mistake_is_found_at_its_file_and_line(tmp_path: Path, server_url: 
         ("policy-reads-own-table", "20260101000700_exposed.sql", 2),
         ("not-rerunnable", "20260101000700_exposed.sql", 4),  # create policy without a guard
         ("function-executable-by-anon", "20260101000700_exposed.sql", 5),
+        ("destructive-idempotency", "20260101000750_rebuild.sql", 2),
+        ("rls-without-policy", "20260101000750_rebuild.sql", 1),
         ("unknown-reference", "20260101000800_unknown.sql", 3),
     }
     assert expected <= got, sorted(got)

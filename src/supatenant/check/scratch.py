@@ -520,6 +520,48 @@ def _reads_as_authenticated(conn: Conn, file: _File) -> Iterator[Finding]:
                 )
 
 
+_STORAGE = """
+select c.oid::regclass::text, c.oid, c.relfilenode from pg_class c
+where c.relkind in ('r', 'm') and c.relnamespace in (select oid from pg_namespace where nspname = any(%s))
+"""
+
+
+def _storage(conn: Conn) -> dict[str, tuple[int, int]]:
+    """Each table's identity and storage: a table dropped and created again gets a new oid;
+    one truncated or rewritten, new storage."""
+    return {str(n): (int(o), int(f)) for n, o, f in _qualified(conn, _STORAGE, (list(facts.SCHEMAS),))}
+
+
+def _line_destroying(file: _File, table: str) -> int:
+    """The first drop, truncate or delete naming ``table``, else the first statement naming it."""
+    short = table.split(".")[-1].strip('"')
+    for s in file.statements:
+        destructive = isinstance(s.node, ast.DropStmt | ast.TruncateStmt | ast.DeleteStmt)
+        if destructive and re.search(rf"\b{re.escape(short)}\b", s.text, re.IGNORECASE):
+            return s.line
+    return _line_naming(file, table)
+
+
+def _data_lost(
+    file: _File, before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]
+) -> Iterator[Finding]:
+    for table, (oid, filenode) in sorted(before.items()):
+        now = after.get(table)
+        if now is None or now == (oid, filenode):
+            continue
+        what = "drops and creates again" if now[0] != oid else "empties or rewrites"
+        yield _finding(
+            "destructive-idempotency",
+            "error",
+            file,
+            _line_destroying(file, table),
+            f"run a second time, {file.path.name} {what} {table}:"
+            " on a database holding data, its rows are lost",
+            "guard with if not exists (or a catalog check) instead of dropping, truncating or deleting",
+            table,
+        )
+
+
 # --- one file ------------------------------------------------------------------------------
 
 
@@ -610,8 +652,10 @@ def _probe_file(
     # run a second time: must pass and change nothing
     try:
         with _probe(conn, not file.outside):
+            storage = _storage(conn)
             _run(conn, file)
             again = facts.read(conn)
+            found += _data_lost(file, storage, _storage(conn))
     except _Failed as failed:
         found.append(
             _finding(

@@ -118,6 +118,13 @@ comment on table public.parts is 'Parts of items.';
 drop policy if exists "Signed in users read parts" on public.parts;
 create policy "Signed in users read parts" on public.parts for select to authenticated using (true);
 """,
+    # names without a schema resolve through the search path, on every run
+    "20260101000500_plain.sql": """create table if not exists plain_notes (id uuid primary key default gen_random_uuid());
+comment on table plain_notes is 'Notes, named without a schema.';
+alter table plain_notes enable row level security;
+drop policy if exists "Signed in users read notes" on plain_notes;
+create policy "Signed in users read notes" on plain_notes for select to authenticated using (true);
+""",
 }
 CLEAN_DOWN = {
     "20260101000000_base.down.sql": BASE_DOWN,
@@ -126,6 +133,7 @@ CLEAN_DOWN = {
     "20260101000300_widen.down.sql": "alter table public.items drop constraint if exists items_status_check;\n"
     "alter table public.items add constraint items_status_check check (status in ('a', 'b', 'c'));\n",
     "20260101000400_parts.down.sql": "drop table if exists public.parts;\n",
+    "20260101000500_plain.down.sql": "drop table if exists plain_notes;\n",
 }
 
 

@@ -152,8 +152,14 @@ def _qualified(conn: Conn, query: str, params: Any = None) -> list[tuple[Any, ..
     """Rows of ``query`` read with an empty search path: names come schema-qualified, as in
     :mod:`supatenant.facts`."""
     with conn.transaction():
-        conn.execute("select set_config('search_path', '', true)")
-        return conn.execute(query.encode(), params).fetchall()
+        row = conn.execute(
+            "select current_setting('search_path'), set_config('search_path', '', true)"
+        ).fetchone()
+        assert row is not None
+        rows = conn.execute(query.encode(), params).fetchall()
+        # inside a caller's transaction the setting would outlive this block: put it back
+        conn.execute("select set_config('search_path', %s, true)", (row[0],))
+    return rows
 
 
 def _message(e: psycopg.Error) -> str:

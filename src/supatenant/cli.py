@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from supatenant import bundle, database, embedded
+from supatenant import bundle, database, embedded, status
 from supatenant.check import report as check_command
 from supatenant.errors import SetupError, SupatenantError
 from supatenant.governance import commands as governance
@@ -368,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     seed.set_defaults(run=_seed)
     governance.register(sub)
     check_command.add_parser(sub)
+    status.add_command(sub)
     return parser
 
 

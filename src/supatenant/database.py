@@ -4,15 +4,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, LiteralString
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
 from supatenant import bundle
-from supatenant.errors import DatabaseUnreachable, MigrationFailed
+from supatenant.errors import DatabaseUnreachable, MigrationFailed, SetupError
 from supatenant.project import run_supabase, supabase_dir
 
 
@@ -77,17 +78,78 @@ def rollback_scripts() -> dict[str, Path]:
     return {path.name.split("_", 1)[0]: path for path in (supabase_dir() / "rollbacks").glob("*.down.sql")}
 
 
+def _parser() -> Any:
+    """PostgreSQL's own parser (pglast, in the ``local`` extra), loaded when first needed."""
+    try:
+        import pglast
+        import pglast.parser
+    except ImportError as e:
+        raise SetupError(
+            f"running SQL scripts needs PostgreSQL's parser: pip install 'supatenant[local]' ({e})"
+        ) from e
+    return pglast
+
+
+def statements(script: str) -> list[str]:
+    """The statements of ``script``, split by PostgreSQL's own parser."""
+    pglast = _parser()
+    try:
+        return [str(s) for s in pglast.split(script)]
+    except pglast.parser.ParseError as e:
+        raise MigrationFailed(f"cannot parse the script: {e}") from e
+
+
+def outside_transaction(statement: Any) -> bool:
+    """True for a statement (text, or a parsed pglast node) PostgreSQL refuses inside a
+    transaction block."""
+    pglast = _parser()
+    ast = pglast.ast
+    node = pglast.parse_sql(statement)[0].stmt if isinstance(statement, str) else statement
+    if isinstance(node, ast.IndexStmt | ast.DropStmt):
+        return bool(node.concurrent)
+    if isinstance(node, ast.ReindexStmt):
+        return any(p.defname == "concurrently" for p in node.params or ())
+    return isinstance(node, ast.VacuumStmt | ast.CreatedbStmt | ast.DropdbStmt | ast.AlterSystemStmt)
+
+
+def run_script(
+    conn: psycopg.Connection[Any], script: str, then: Sequence[tuple[LiteralString, Sequence[Any]]] = ()
+) -> None:
+    """Run a migration or rollback script as the Supabase CLI runs a migration file.
+
+    A script is one transaction, together with the statements in ``then`` (the history
+    bookkeeping), unless it holds a statement that cannot run in one (``concurrently``,
+    ``vacuum``): then each statement runs on its own, in order, as the CLI does.
+    ``conn`` is left in autocommit mode.
+    """
+    parts = statements(script)
+    conn.autocommit = True
+    if any(outside_transaction(s) for s in parts):
+        for statement in parts:
+            conn.execute(statement.encode())  # trusted project file
+        for query, params in then:
+            conn.execute(query, params)
+        return
+    with conn.transaction():
+        conn.execute(script.encode())  # trusted project file
+        for query, params in then:
+            conn.execute(query, params)
+
+
 def rollback(url: str, to_version: str | None = None) -> list[str]:
     """Undo applied migrations newer than ``to_version`` (all when None), newest first.
 
-    Runs each down script and removes its row from the CLI's migration history, all in one
-    transaction, so ``supabase db push`` re-applies exactly what was undone. Returns the
-    versions undone. This destroys the data in the dropped tables.
+    Each down script runs on its own, as the CLI runs a migration: in one transaction with
+    the removal of its row from the CLI's migration history (so ``supabase db push``
+    re-applies exactly what was undone), or statement by statement when it holds one that
+    cannot run in a transaction (``drop index concurrently``). A failure stops there: the
+    scripts before it stay undone. Returns the versions undone. This destroys the data in
+    the dropped tables.
     """
     check_reachable(url)
     scripts = rollback_scripts()
     undone: list[str] = []
-    with psycopg.connect(url) as conn, conn.transaction():
+    with psycopg.connect(url, autocommit=True) as conn:
         has_history = conn.execute(
             "select to_regclass('supabase_migrations.schema_migrations') is not null"
         ).fetchone()
@@ -98,15 +160,16 @@ def rollback(url: str, to_version: str | None = None) -> list[str]:
             " where version > %s order by version desc",
             (to_version or "",),
         ).fetchall()
+        missing = [v for (v,) in rows if v not in scripts]
+        if missing:
+            raise MigrationFailed(f"no rollback script for migration {missing[0]} in supabase/rollbacks/")
         for (version,) in rows:
-            script = scripts.get(version)
-            if script is None:
-                raise MigrationFailed(f"no rollback script for migration {version} in supabase/rollbacks/")
+            forget = "delete from supabase_migrations.schema_migrations where version = %s"
             try:
-                conn.execute(script.read_text())  # trusted project file
+                run_script(conn, scripts[version].read_text(), then=[(forget, (version,))])
             except psycopg.Error as e:
-                raise MigrationFailed(f"rolling back {version} failed, nothing was rolled back: {e}") from e
-            conn.execute("delete from supabase_migrations.schema_migrations where version = %s", (version,))
+                done = f" ({', '.join(undone)} stay rolled back)" if undone else ""
+                raise MigrationFailed(f"rolling back {version} failed{done}: {e}") from e
             undone.append(version)
     return undone
 

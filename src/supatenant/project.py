@@ -56,7 +56,8 @@ def supabase_cli() -> list[str]:
     )
 
 
-def run_supabase(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the Supabase CLI on this project, never waiting for input; output is captured."""
-    command = [*supabase_cli(), *args, "--workdir", str(project_dir())]
+def run_supabase(*args: str, workdir: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the Supabase CLI on this project (or the one in ``workdir``), never waiting for
+    input; output is captured."""
+    command = [*supabase_cli(), *args, "--workdir", str(workdir or project_dir())]
     return subprocess.run(command, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)

@@ -114,9 +114,35 @@ def test_every_migration_runs_a_second_time_and_changes_nothing(fresh_database: 
     before = _pg_dump(url)
     with psycopg.connect(url) as conn:
         for path in MIGRATIONS:
-            with conn.transaction():
-                conn.execute(path.read_text())
+            database.run_script(conn, path.read_text())  # as the CLI runs it
     assert _pg_dump(url) == before
+
+
+def test_a_concurrent_index_migration_runs_a_second_time_and_rolls_back(
+    fresh_database: Callable[[], str], tmp_path: Path
+) -> None:
+    # a correct migration that must run outside a transaction, and its rollback likewise
+    project = tmp_path / "project"
+    shutil.copytree(supabase_dir(), project / "supabase", ignore=shutil.ignore_patterns(".temp", ".branches"))
+    up = "create index concurrently if not exists tenants_name_idx on public.tenants (name);\n"
+    down = "drop index concurrently if exists public.tenants_name_idx;\n"
+    (project / "supabase" / "migrations" / "29990101000000_tenant_names.sql").write_text(up)
+    (project / "supabase" / "rollbacks" / "29990101000000_tenant_names.down.sql").write_text(down)
+    url = fresh_database()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SUPATENANT_PROJECT_DIR", str(project))
+        database.prepare(url)
+        before = _pg_dump(url)
+        with psycopg.connect(url) as conn:
+            database.run_script(conn, up)
+        assert _pg_dump(url) == before
+        assert database.rollback(url, "20261231000000") == ["29990101000000"]
+    with psycopg.connect(url) as conn:
+        gone = conn.execute("select to_regclass('public.tenants_name_idx') is null").fetchone()
+        versions = conn.execute("select max(version) from supabase_migrations.schema_migrations").fetchone()
+    assert gone == (True,)
+    assert versions is not None
+    assert versions[0] < "29990101000000"
 
 
 def test_up_down_up_restores_the_schema_exactly(fresh_database: Callable[[], str]) -> None:

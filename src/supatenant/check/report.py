@@ -68,6 +68,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="the database you will push to, read only: only the migrations it has not applied are reviewed",
     )
     p.add_argument("--server", metavar="URL", help="server for scratch databases (default: the embedded one)")
+    p.add_argument(
+        "--static-only",
+        action="store_true",
+        help="read the files only (the parser's rules): no scratch database, no target",
+    )
     p.add_argument("--format", choices=tuple(FORMATS), default="text")
     p.add_argument(
         "--fail-on",
@@ -81,14 +86,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def main(args: argparse.Namespace) -> int:
     try:
         # PostgreSQL's parser (pglast) comes with the `local` extra: loaded when a check runs
-        from supatenant.check.runner import CannotRun, context, failing, run
+        from supatenant.check.runner import STATIC, CannotRun, context, failing, run
     except ImportError as e:
         needs = "needs PostgreSQL's parser: pip install 'supatenant[local]'"
         print(f"supatenant check: {needs} ({e})", file=sys.stderr)
         return 2
     try:
         ctx = context(Path(args.project).resolve(), args.database_url, args.server)
-        findings = run(ctx)
+        findings = run(ctx, STATIC if args.static_only else None)
     except CannotRun as e:
         print(f"supatenant check: {e}", file=sys.stderr)
         return 2

@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from supatenant.check.findings import SEVERITIES, CheckContext, Finding, Severity, Source
 from supatenant.check.sqlfile import SqlFile, parse_file
 from supatenant.check.static import migration_files, static_source
 
-SOURCES: list[Source] = [
-    static_source,
-    # each further source is one line here: scratch-database probes, read-only target inspection
-]
+
+def _scratch(ctx: CheckContext) -> Iterable[Finding]:
+    from supatenant.check.scratch import scratch_findings  # a scratch database: psycopg, the CLI
+
+    return scratch_findings(ctx)
+
+
+def _target(ctx: CheckContext) -> Iterable[Finding]:
+    from supatenant.check.target import target_findings  # the live database, read only
+
+    return target_findings(ctx)
+
+
+STATIC: list[Source] = [static_source]
+# each source sees what the one before cannot: the files; the files run on a scratch database
+# migrated up to them; the target's history and catalog
+SOURCES: list[Source] = [static_source, _scratch, _target]
 
 
 class CannotRun(Exception):

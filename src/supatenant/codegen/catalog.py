@@ -104,6 +104,11 @@ select p.oid, p.proname, obj_description(p.oid, 'pg_proc'), p.pronargs, p.pronar
 from pg_proc p
 join pg_type rt on rt.oid = p.prorettype
 where p.pronamespace = 'public'::regnamespace and p.prokind = 'f'
+  -- an extension's functions (pg_trgm installed in public) are not the project's
+  and not exists (
+    select 1 from pg_depend d
+    where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e'
+  )
 order by p.proname
 """
 
@@ -135,6 +140,8 @@ def read_functions(conn: psycopg.Connection[Any]) -> list[Function]:
     for row in conn.execute(_FUNCTIONS).fetchall():
         _, name, comment, nargs, ndefaults, argnames, argtypes, argmodes, _relid = row
         modes = argmodes or ["i"] * len(argtypes)
+        if len(argnames) != len(argtypes) or "" in argnames:
+            continue  # an argument without a name cannot be passed by name through the Data API
         inputs = [(n, t) for n, t, m in zip(argnames, argtypes, modes, strict=True) if m in ("i", "b")]
         first_default = nargs - ndefaults
         arguments = [Argument(n, _typname(conn, t), i >= first_default) for i, (n, t) in enumerate(inputs)]
@@ -162,6 +169,7 @@ def _base_type(type_name: str) -> JsonSchema:
         "float4": {"type": "number"},
         "float8": {"type": "number"},
         "timestamptz": {"type": "string", "format": "date-time"},
+        "timestamp": {"type": "string", "format": "date-time-local"},  # no time zone: naive
         "date": {"type": "string", "format": "date"},
         "interval": {"type": "string", "format": "duration"},
         "jsonb": {},

@@ -1,0 +1,1 @@
+"""Probes of migration files on a scratch database, for ``supatenant check``."""

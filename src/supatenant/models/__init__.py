@@ -11,6 +11,9 @@ from pydantic import BaseModel, Field, ValidationError
 from supatenant.errors import InvalidInput
 from supatenant.models._generated import (
     AcceptInvitationArgs,
+    AppendMessageTextArgs,
+    CloseMessageArgs,
+    CloseStaleStreamsArgs,
     ConversationsInsert,
     ConversationsRow,
     ConversationsUpdate,
@@ -29,7 +32,12 @@ from supatenant.models._generated import (
     MonthlyUsageSummaryArgs,
     MonthlyUsageSummaryResult,
     MyMembershipsResult,
+    OpenMessageArgs,
+    PlansRow,
+    RecordTurnArgs,
     SearchMessagesArgs,
+    TenantQuotaArgs,
+    TenantQuotaResult,
     TenantsInsert,
     TenantsRow,
     TenantsUpdate,
@@ -53,6 +61,11 @@ DailyUsage = CurrentDayUsageRow
 Invitation = InvitationsRow
 NewInvitation = InviteMemberResult  # the invitation's id, its single-use token and expiry
 Membership = MyMembershipsResult
+Plan = PlansRow  # a plan's limits; None is no limit
+Quota = TenantQuotaResult  # a tenant's live month-to-date usage beside its plan's limits
+MessageStatus = Literal["streaming", "complete", "failed", "cancelled"]
+ClosedStatus = Literal["complete", "failed", "cancelled"]
+StreamRole = Literal["assistant", "tool"]  # the turns a stream writes
 
 
 class UsageIncrement(UsageMetricsInsert):
@@ -79,6 +92,10 @@ def to_json(model: type[BaseModel], data: Mapping[str, Any], what: str) -> dict[
 
 __all__ = [
     "AcceptInvitationArgs",
+    "AppendMessageTextArgs",
+    "CloseMessageArgs",
+    "CloseStaleStreamsArgs",
+    "ClosedStatus",
     "Conversation",
     "ConversationsInsert",
     "ConversationsUpdate",
@@ -95,13 +112,20 @@ __all__ = [
     "Membership",
     "Message",
     "MessageFeedbackSummaryArgs",
+    "MessageStatus",
     "MessagesInsert",
     "MonthlyUsage",
     "MonthlyUsageSummaryArgs",
     "NewInvitation",
+    "OpenMessageArgs",
+    "Plan",
+    "Quota",
+    "RecordTurnArgs",
     "Role",
     "SearchMessagesArgs",
+    "StreamRole",
     "Tenant",
+    "TenantQuotaArgs",
     "TenantsInsert",
     "TenantsUpdate",
     "TransferOwnershipArgs",

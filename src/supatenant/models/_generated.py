@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
-from datetime import date, timedelta
 from uuid import UUID
+from datetime import date, timedelta
 from decimal import Decimal
 
 
@@ -21,6 +21,20 @@ class AcceptInvitationArgs(BaseModel):
     p_token: str
 
 
+class AppendMessageTextArgs(BaseModel):
+    """
+    Appends text to a streaming message and returns its length in bytes; a closed message refuses (STC01). Service role only.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_tenant_id: UUID
+    p_message_id: UUID
+    p_text: str
+    p_member_id: UUID | None = None
+
+
 class ArchiveStaleConversationsArgs(BaseModel):
     """
     Archives every conversation with no message for longer than older_than; returns how many. Service role only.
@@ -30,6 +44,43 @@ class ArchiveStaleConversationsArgs(BaseModel):
         extra="forbid",
     )
     older_than: timedelta
+
+
+class CloseMessageArgs(BaseModel):
+    """
+    Closes a streaming message as complete, failed or cancelled with its usage, after appending p_text; an assistant message's usage is added to usage_metrics once. Closing again alike returns it; otherwise STC01. Service role only.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_tenant_id: UUID
+    p_message_id: UUID
+    p_status: str | None = None
+    p_reason: str | None = None
+    p_prompt_tokens: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ] = None
+    p_completion_tokens: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ] = None
+    p_cost_usd: Decimal | None = None
+    p_latency_ms: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ] = None
+    p_member_id: UUID | None = None
+    p_text: str | None = None
+
+
+class CloseStaleStreamsArgs(BaseModel):
+    """
+    Closes as failed every streaming message that got no text for p_idle_for (releasing reservations, counting one request, no tokens); returns how many. Service role only.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_idle_for: timedelta | None = None
 
 
 class ConversationsInsert(BaseModel):
@@ -501,6 +552,49 @@ class MessagesInsert(BaseModel):
     """
     metadata: dict[str, Any] = {}
     created_at: AwareDatetime | None = None
+    """
+    When the row was written (clock_timestamp(), not the transaction's start).
+    """
+    seq: Annotated[int, Field(ge=-9223372036854775808, le=9223372036854775807)] = 0
+    """
+    Position in the conversation (1, 2, ...), assigned under the conversation's row lock as the message is stored; threads and cursors sort by it.
+    """
+    status: Literal["streaming", "complete", "failed", "cancelled"] = "complete"
+    """
+    streaming while the text is being written; then complete, failed or cancelled, after which nobody edits it (redaction aside).
+    """
+    status_reason: Annotated[str | None, Field(max_length=1000)] = None
+    """
+    Why a message failed or was cancelled.
+    """
+    prompt_tokens: Annotated[int | None, Field(ge=0, le=2147483647)] = None
+    """
+    Prompt tokens the reply consumed, as the model provider reported them.
+    """
+    completion_tokens: Annotated[int | None, Field(ge=0, le=2147483647)] = None
+    """
+    Completion tokens of the reply, as the model provider reported them.
+    """
+    cost_usd: Annotated[Decimal | None, Field(ge=0)] = None
+    """
+    Cost of the reply in US dollars, to the millionth.
+    """
+    reserved_tokens: Annotated[int | None, Field(ge=0, le=2147483647)] = None
+    """
+    Tokens reserved against the tenant's monthly quota while the message streams; null when nothing was reserved.
+    """
+    streamed_at: AwareDatetime | None = None
+    """
+    When text last arrived on a streaming message; a stream silent past the timeout is closed as failed.
+    """
+    completed_at: AwareDatetime | None = None
+    """
+    When the message was closed; null for messages stored before the lifecycle existed.
+    """
+    metered_at: AwareDatetime | None = None
+    """
+    When the message's usage was added to usage_metrics (once); null when it was not metered.
+    """
 
 
 class MessagesRow(BaseModel):
@@ -538,6 +632,49 @@ class MessagesRow(BaseModel):
     """
     metadata: dict[str, Any]
     created_at: AwareDatetime
+    """
+    When the row was written (clock_timestamp(), not the transaction's start).
+    """
+    seq: Annotated[int, Field(ge=-9223372036854775808, le=9223372036854775807)]
+    """
+    Position in the conversation (1, 2, ...), assigned under the conversation's row lock as the message is stored; threads and cursors sort by it.
+    """
+    status: Literal["streaming", "complete", "failed", "cancelled"]
+    """
+    streaming while the text is being written; then complete, failed or cancelled, after which nobody edits it (redaction aside).
+    """
+    status_reason: Annotated[str | None, Field(max_length=1000)]
+    """
+    Why a message failed or was cancelled.
+    """
+    prompt_tokens: Annotated[int | None, Field(ge=0, le=2147483647)]
+    """
+    Prompt tokens the reply consumed, as the model provider reported them.
+    """
+    completion_tokens: Annotated[int | None, Field(ge=0, le=2147483647)]
+    """
+    Completion tokens of the reply, as the model provider reported them.
+    """
+    cost_usd: Annotated[Decimal | None, Field(ge=0)]
+    """
+    Cost of the reply in US dollars, to the millionth.
+    """
+    reserved_tokens: Annotated[int | None, Field(ge=0, le=2147483647)]
+    """
+    Tokens reserved against the tenant's monthly quota while the message streams; null when nothing was reserved.
+    """
+    streamed_at: AwareDatetime | None
+    """
+    When text last arrived on a streaming message; a stream silent past the timeout is closed as failed.
+    """
+    completed_at: AwareDatetime | None
+    """
+    When the message was closed; null for messages stored before the lifecycle existed.
+    """
+    metered_at: AwareDatetime | None
+    """
+    When the message's usage was added to usage_metrics (once); null when it was not metered.
+    """
 
 
 class MessagesUpdate(BaseModel):
@@ -575,6 +712,49 @@ class MessagesUpdate(BaseModel):
     """
     metadata: dict[str, Any] = {}
     created_at: AwareDatetime | None = None
+    """
+    When the row was written (clock_timestamp(), not the transaction's start).
+    """
+    seq: Annotated[int, Field(ge=-9223372036854775808, le=9223372036854775807)] = 0
+    """
+    Position in the conversation (1, 2, ...), assigned under the conversation's row lock as the message is stored; threads and cursors sort by it.
+    """
+    status: Literal["streaming", "complete", "failed", "cancelled"] = "complete"
+    """
+    streaming while the text is being written; then complete, failed or cancelled, after which nobody edits it (redaction aside).
+    """
+    status_reason: Annotated[str | None, Field(max_length=1000)] = None
+    """
+    Why a message failed or was cancelled.
+    """
+    prompt_tokens: Annotated[int | None, Field(ge=0, le=2147483647)] = None
+    """
+    Prompt tokens the reply consumed, as the model provider reported them.
+    """
+    completion_tokens: Annotated[int | None, Field(ge=0, le=2147483647)] = None
+    """
+    Completion tokens of the reply, as the model provider reported them.
+    """
+    cost_usd: Annotated[Decimal | None, Field(ge=0)] = None
+    """
+    Cost of the reply in US dollars, to the millionth.
+    """
+    reserved_tokens: Annotated[int | None, Field(ge=0, le=2147483647)] = None
+    """
+    Tokens reserved against the tenant's monthly quota while the message streams; null when nothing was reserved.
+    """
+    streamed_at: AwareDatetime | None = None
+    """
+    When text last arrived on a streaming message; a stream silent past the timeout is closed as failed.
+    """
+    completed_at: AwareDatetime | None = None
+    """
+    When the message was closed; null for messages stored before the lifecycle existed.
+    """
+    metered_at: AwareDatetime | None = None
+    """
+    When the message's usage was added to usage_metrics (once); null when it was not metered.
+    """
 
 
 class MonthlyUsageSummaryArgs(BaseModel):
@@ -642,6 +822,156 @@ class MyMembershipsResult(BaseModel):
     role: str | None
 
 
+class OpenMessageArgs(BaseModel):
+    """
+    Opens a streaming assistant or tool message (for p_member_id's conversation when given), reserving p_reserve_tokens against the tenant's quota; refused with STQ01 over the limits. Service role only.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_tenant_id: UUID
+    p_conversation_id: UUID
+    p_member_id: UUID | None = None
+    p_role: str | None = None
+    p_model: str | None = None
+    p_reserve_tokens: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ] = None
+    p_content: str | None = None
+    p_tool_calls: Any | None = None
+    p_metadata: Any | None = None
+
+
+class PlansInsert(BaseModel):
+    """
+    What an insert into plans accepts.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    plan: Annotated[str, Field(max_length=20)]
+    """
+    The plan's name, as tenants.plan holds it.
+    """
+    monthly_tokens: Annotated[int | None, Field(ge=0, le=9223372036854775807)] = None
+    """
+    Prompt plus completion tokens a tenant may use per UTC calendar month.
+    """
+    monthly_cost_usd: Annotated[Decimal | None, Field(ge=0)] = None
+    """
+    Cost a tenant may incur per UTC calendar month.
+    """
+    requests_per_day: Annotated[int | None, Field(ge=0, le=2147483647)] = None
+    """
+    Assistant replies a tenant may have per UTC day.
+    """
+    members: Annotated[int | None, Field(ge=0, le=2147483647)] = None
+    """
+    Active members a tenant may have.
+    """
+    conversations: Annotated[int | None, Field(ge=0, le=2147483647)] = None
+    """
+    Conversations a tenant may keep (archived ones included).
+    """
+
+
+class PlansRow(BaseModel):
+    """
+    Limits per billing plan (tenants.plan); a null limit is no limit.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    plan: Annotated[str, Field(max_length=20)]
+    """
+    The plan's name, as tenants.plan holds it.
+    """
+    monthly_tokens: Annotated[int | None, Field(ge=0, le=9223372036854775807)]
+    """
+    Prompt plus completion tokens a tenant may use per UTC calendar month.
+    """
+    monthly_cost_usd: Annotated[Decimal | None, Field(ge=0)]
+    """
+    Cost a tenant may incur per UTC calendar month.
+    """
+    requests_per_day: Annotated[int | None, Field(ge=0, le=2147483647)]
+    """
+    Assistant replies a tenant may have per UTC day.
+    """
+    members: Annotated[int | None, Field(ge=0, le=2147483647)]
+    """
+    Active members a tenant may have.
+    """
+    conversations: Annotated[int | None, Field(ge=0, le=2147483647)]
+    """
+    Conversations a tenant may keep (archived ones included).
+    """
+
+
+class PlansUpdate(BaseModel):
+    """
+    What an update of plans may change.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    plan: Annotated[str | None, Field(max_length=20)] = None
+    """
+    The plan's name, as tenants.plan holds it.
+    """
+    monthly_tokens: Annotated[int | None, Field(ge=0, le=9223372036854775807)] = None
+    """
+    Prompt plus completion tokens a tenant may use per UTC calendar month.
+    """
+    monthly_cost_usd: Annotated[Decimal | None, Field(ge=0)] = None
+    """
+    Cost a tenant may incur per UTC calendar month.
+    """
+    requests_per_day: Annotated[int | None, Field(ge=0, le=2147483647)] = None
+    """
+    Assistant replies a tenant may have per UTC day.
+    """
+    members: Annotated[int | None, Field(ge=0, le=2147483647)] = None
+    """
+    Active members a tenant may have.
+    """
+    conversations: Annotated[int | None, Field(ge=0, le=2147483647)] = None
+    """
+    Conversations a tenant may keep (archived ones included).
+    """
+
+
+class RecordTurnArgs(BaseModel):
+    """
+    Writes a user turn and the assistant reply with its usage (added to usage_metrics) in one transaction, within quota (STQ01). With an idempotency key a retry returns the first messages and adds nothing; the key with another payload is refused (STK01). Service role only.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_tenant_id: UUID
+    p_conversation_id: UUID
+    p_user_content: str
+    p_assistant_content: str
+    p_member_id: UUID | None = None
+    p_model: str | None = None
+    p_prompt_tokens: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ] = None
+    p_completion_tokens: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ] = None
+    p_cost_usd: Decimal | None = None
+    p_latency_ms: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ] = None
+    p_idempotency_key: str | None = None
+
+
 class RefreshSummariesArgs(BaseModel):
     """
     Recomputes both summaries without blocking readers. Service role only.
@@ -672,6 +1002,45 @@ class Supatenant(RootModel[Any]):
     """
     The public schema of a supatenant database, generated by `supatenant gen`.
     """
+
+
+class TenantQuotaArgs(BaseModel):
+    """
+    Live month-to-date usage (UTC) of the caller's tenants, every member's included, with the plan's limits: for a quota bar.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_tenant_id: UUID | None = None
+
+
+class TenantQuotaResult(BaseModel):
+    """
+    A row returned by tenant_quota().
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    tenant_id: UUID | None
+    plan: str | None
+    month: date | None
+    tokens_used: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ]
+    tokens_reserved: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ]
+    monthly_tokens: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ]
+    cost_usd: Decimal | None
+    monthly_cost_usd: Decimal | None
+    requests_today: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ]
+    requests_per_day: Annotated[int | None, Field(ge=-2147483648, le=2147483647)]
 
 
 class TenantsInsert(BaseModel):

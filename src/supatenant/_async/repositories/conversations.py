@@ -13,7 +13,7 @@ from supatenant.paging import Cursor, Page, newest_first, older_than, page
 @dataclass(frozen=True)
 class Thread:
     conversation: Conversation
-    messages: list[Message]  # oldest first, the latest ``limit`` of them
+    messages: list[Message]  # in the order they were written (seq), the latest ``limit`` of them
 
 
 def _like(text: str) -> str:
@@ -108,6 +108,6 @@ class AsyncConversations(AsyncRepository):
         _check_limit(limit)
         conversation = await self.get(conversation_id)
         where = (eq("tenant_id", str(conversation.tenant_id)), eq("conversation_id", str(conversation_id)))
-        op = Select("messages", where, newest_first("created_at"), limit)
+        op = Select("messages", where, newest_first("seq"), limit)
         latest = await self._all(op, Message, f"messages of conversation {conversation_id}")
         return Thread(conversation, latest[::-1])

@@ -201,6 +201,11 @@ language plpgsql
 set search_path = ''
 as $$
 begin
+  -- only open_message reserves quota (and close_message releases it)
+  if current_user <> (select pg_catalog.pg_get_userbyid(c.relowner) from pg_catalog.pg_class c
+                       where c.oid = 'public.messages'::regclass) then
+    new.reserved_tokens := null;
+  end if;
   if new.status = 'streaming' then
     new.streamed_at := coalesce(new.streamed_at, pg_catalog.clock_timestamp());
   end if;
@@ -210,7 +215,7 @@ begin
   return new;
 end
 $$;
-comment on function private.stamp_new_message() is 'Trigger: a new streaming message gets streamed_at, a new closed one completed_at.';
+comment on function private.stamp_new_message() is 'Trigger: a new streaming message gets streamed_at, a new closed one completed_at; reservations are open_message''s alone.';
 revoke all on function private.stamp_new_message() from public;
 
 create or replace trigger messages_stamp before insert on public.messages
@@ -227,7 +232,6 @@ as $$
 declare
   plan public.plans;
   used record;
-  today record;
 begin
   select p.* into plan from public.tenants t join public.plans p on p.plan = t.plan where t.id = p_tenant_id;
   if plan.monthly_tokens is null and plan.monthly_cost_usd is null and plan.requests_per_day is null then
@@ -235,14 +239,13 @@ begin
   end if;
   perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('supatenant quota ' || p_tenant_id::text, 0));
   select coalesce(sum(d.prompt_tokens + d.completion_tokens + d.reserved_tokens), 0) as tokens,
-         coalesce(sum(d.cost_usd), 0) as cost
+         coalesce(sum(d.cost_usd), 0) as cost,
+         coalesce(sum(d.request_count + d.reserved_requests) filter (where d.usage_date = p_usage_date), 0) as requests
     into used
     from private.tenant_daily_usage d
    where d.tenant_id = p_tenant_id
      and d.usage_date >= date_trunc('month', p_usage_date)::date
      and d.usage_date < (date_trunc('month', p_usage_date) + interval '1 month')::date;
-  select coalesce(sum(d.request_count + d.reserved_requests), 0) as requests into today
-    from private.tenant_daily_usage d where d.tenant_id = p_tenant_id and d.usage_date = p_usage_date;
   if used.tokens >= plan.monthly_tokens then
     raise exception 'tenant % has used its % tokens for this month', p_tenant_id, plan.monthly_tokens
       using errcode = 'STQ01', hint = 'monthly_tokens';
@@ -251,7 +254,7 @@ begin
     raise exception 'tenant % has used its % USD for this month', p_tenant_id, plan.monthly_cost_usd
       using errcode = 'STQ01', hint = 'monthly_cost_usd';
   end if;
-  if today.requests >= plan.requests_per_day then
+  if used.requests >= plan.requests_per_day then
     raise exception 'tenant % has had its % replies for today', p_tenant_id, plan.requests_per_day
       using errcode = 'STQ01', hint = 'requests_per_day';
   end if;
@@ -567,9 +570,7 @@ begin
   insert into public.messages (tenant_id, conversation_id, user_id, role, content, model, status)
   values (p_tenant_id, p_conversation_id, p_member_id, 'assistant', p_assistant_content, p_model, 'streaming')
   returning * into answered;
-  if (select private.plan_limits_usage(p_tenant_id)) then
-    perform private.admit_turn(p_tenant_id, (answered.created_at at time zone 'utc')::date, 0, false);
-  end if;
+  perform private.admit_turn(p_tenant_id, (answered.created_at at time zone 'utc')::date, 0, false);
   answered := private.close_message_row(answered, 'complete', null, coalesce(p_prompt_tokens, 0),
                                         coalesce(p_completion_tokens, 0), coalesce(p_cost_usd, 0), p_latency_ms, null);
   if p_idempotency_key is not null then

@@ -287,10 +287,10 @@ def test_async_stream_cancels_and_completes(url: str, t: Tenancy) -> None:
         store = await AsyncStore.connect(url, service_role=True, max_size=2)
         try:
             back = store.for_member(t.tenant_id, t.members[1])
-            async with await back.messages.stream(t.conversations[1], model="m") as s:
+            async with back.messages.stream(t.conversations[1], model="m") as s:
                 await s.append("stop")
                 cancelled = await s.cancel("user pressed stop")
-            async with await back.messages.stream(t.conversations[1], model="m") as s2:
+            async with back.messages.stream(t.conversations[1], model="m") as s2:
                 await s2.append("fine")
                 s2.set_usage(prompt_tokens=3, completion_tokens=1, cost_usd="0.000010")
             assert s2.message is not None

@@ -12,7 +12,6 @@ from supatenant.errors import InvalidInput
 from supatenant.models import (
     Message,
     MessagesInsert,
-    OpenMessageArgs,
     RecordTurnArgs,
     SearchMessagesArgs,
     StreamRole,
@@ -101,7 +100,7 @@ class AsyncMessages(AsyncRepository):
         """The member a ``for_member`` store writes turns for (the database checks the thread is theirs)."""
         return self._store.acting_for
 
-    async def stream(
+    def stream(
         self,
         conversation_id: UUID,
         *,
@@ -117,9 +116,12 @@ class AsyncMessages(AsyncRepository):
         as a context manager: ``append`` text, ``set_usage``; it completes when the block
         ends, fails when it raises. ``reserve_tokens`` are held against the tenant's monthly
         quota while it streams; opening over the plan's limits raises QuotaExceeded."""
-        scope = await self._scope()
+        what = f"stream into conversation {conversation_id}"
+        if isinstance(reserve_tokens, bool) or not isinstance(reserve_tokens, int):
+            raise InvalidInput(f"{what}: reserve_tokens is a whole number")
+        if not 0 <= reserve_tokens <= 2**31 - 1:
+            raise InvalidInput(f"{what}: reserve_tokens is from 0 to 2147483647")
         given = {
-            "p_tenant_id": scope.tenant_id,
             "p_conversation_id": conversation_id,
             "p_member_id": self.member_for_turns(),
             "p_role": role,
@@ -128,11 +130,12 @@ class AsyncMessages(AsyncRepository):
             "p_tool_calls": tool_calls,
             "p_metadata": metadata,
         }
-        what = f"stream into conversation {conversation_id}"
-        if not 0 <= reserve_tokens <= 2**31 - 1:
-            raise InvalidInput(f"{what}: reserve_tokens is from 0 to 2147483647")
-        args = to_json(OpenMessageArgs, {k: v for k, v in given.items() if v is not None}, what)
-        return AsyncMessageStream(self, args, flush_bytes=flush_bytes, flush_seconds=flush_seconds)
+        return AsyncMessageStream(
+            self,
+            {k: v for k, v in given.items() if v is not None},
+            flush_bytes=flush_bytes,
+            flush_seconds=flush_seconds,
+        )
 
     async def record_turn(
         self,

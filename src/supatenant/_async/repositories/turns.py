@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from supatenant.errors import InvalidInput, SupatenantError
-from supatenant.models import AppendMessageTextArgs, ClosedStatus, CloseMessageArgs, Message, to_json
+from supatenant.models import (
+    AppendMessageTextArgs,
+    ClosedStatus,
+    CloseMessageArgs,
+    Message,
+    OpenMessageArgs,
+    to_json,
+)
 from supatenant.ops import Call
 
 if TYPE_CHECKING:
@@ -110,8 +117,11 @@ class AsyncMessageStream:
         return await self._repo._run(Call(function, args, returns), what)
 
     async def open(self) -> Message:
+        """Open the message as ``streaming`` (the context manager does this on entry)."""
         what = "open a streamed message"
-        result = await self._call("open_message", self._open_args, "row", what)
+        given = {"p_tenant_id": (await self._repo._scope()).tenant_id, **self._open_args}
+        args = to_json(OpenMessageArgs, given, what)
+        result = await self._call("open_message", args, "row", what)
         self.message = Message.model_validate(result.rows[0])
         self._stored_bytes = len(self.message.content.encode())
         self._started = self._last_flush = time.monotonic()

@@ -13,7 +13,6 @@ from supatenant.errors import InvalidInput
 from supatenant.models import (
     Message,
     MessagesInsert,
-    OpenMessageArgs,
     RecordTurnArgs,
     SearchMessagesArgs,
     StreamRole,
@@ -116,9 +115,12 @@ class Messages(Repository):
         as a context manager: ``append`` text, ``set_usage``; it completes when the block
         ends, fails when it raises. ``reserve_tokens`` are held against the tenant's monthly
         quota while it streams; opening over the plan's limits raises QuotaExceeded."""
-        scope = self._scope()
+        what = f"stream into conversation {conversation_id}"
+        if isinstance(reserve_tokens, bool) or not isinstance(reserve_tokens, int):
+            raise InvalidInput(f"{what}: reserve_tokens is a whole number")
+        if not 0 <= reserve_tokens <= 2**31 - 1:
+            raise InvalidInput(f"{what}: reserve_tokens is from 0 to 2147483647")
         given = {
-            "p_tenant_id": scope.tenant_id,
             "p_conversation_id": conversation_id,
             "p_member_id": self.member_for_turns(),
             "p_role": role,
@@ -127,11 +129,12 @@ class Messages(Repository):
             "p_tool_calls": tool_calls,
             "p_metadata": metadata,
         }
-        what = f"stream into conversation {conversation_id}"
-        if not 0 <= reserve_tokens <= 2**31 - 1:
-            raise InvalidInput(f"{what}: reserve_tokens is from 0 to 2147483647")
-        args = to_json(OpenMessageArgs, {k: v for k, v in given.items() if v is not None}, what)
-        return MessageStream(self, args, flush_bytes=flush_bytes, flush_seconds=flush_seconds)
+        return MessageStream(
+            self,
+            {k: v for k, v in given.items() if v is not None},
+            flush_bytes=flush_bytes,
+            flush_seconds=flush_seconds,
+        )
 
     def record_turn(
         self,

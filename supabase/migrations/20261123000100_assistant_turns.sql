@@ -375,17 +375,18 @@ begin
          metered_at = case when metered then pg_catalog.clock_timestamp() end
    where m.tenant_id = p_message.tenant_id and m.id = p_message.id
   returning m.* into closed;
-  if p_message.reserved_tokens is not null then
-    update private.tenant_daily_usage d
-       set reserved_tokens = d.reserved_tokens - p_message.reserved_tokens,
-           reserved_requests = d.reserved_requests - 1
-     where d.tenant_id = p_message.tenant_id and d.usage_date = usage_day;
-  end if;
+  -- usage_metrics before the tenant's daily row, the order every writer of usage takes them
   if metered then
     perform public.increment_usage(
       closed.tenant_id, closed.user_id, coalesce(closed.prompt_tokens, 0), coalesce(closed.completion_tokens, 0),
       coalesce(closed.cost_usd, 0), 1, usage_day
     );
+  end if;
+  if p_message.reserved_tokens is not null then
+    update private.tenant_daily_usage d
+       set reserved_tokens = d.reserved_tokens - p_message.reserved_tokens,
+           reserved_requests = d.reserved_requests - 1
+     where d.tenant_id = p_message.tenant_id and d.usage_date = usage_day;
   end if;
   return closed;
 end
@@ -590,23 +591,48 @@ language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
-  stale public.messages;
-  closed integer := 0;
+  closed public.messages[];
 begin
   if p_idle_for is null or p_idle_for < interval '0' then
     raise exception 'the idle time is zero or more' using errcode = '22023';
   end if;
-  for stale in
-    select m.* from public.messages m
+  -- all at once, then their usage in one batch: usage rows in key order, then the tenants'
+  -- daily rows in key order, as every other writer of usage takes them (no deadlock)
+  with stale as (
+    select m.tenant_id, m.id from public.messages m
      where m.status = 'streaming' and m.streamed_at < pg_catalog.clock_timestamp() - p_idle_for
      order by m.tenant_id, m.id
        for update skip locked
-  loop
-    perform private.close_message_row(stale, 'failed', 'no text for ' || p_idle_for::text || ': closed by the maintenance job',
-                                      null, null, null, null, null);
-    closed := closed + 1;
-  end loop;
-  return closed;
+  ), failed as (
+    update public.messages m
+       set status = 'failed',
+           status_reason = 'no text for ' || p_idle_for::text || ': closed by the maintenance job',
+           completed_at = pg_catalog.clock_timestamp(),
+           metered_at = case when m.role = 'assistant' then pg_catalog.clock_timestamp() end
+      from stale
+     where m.tenant_id = stale.tenant_id and m.id = stale.id
+    returning m.*
+  )
+  select coalesce(array_agg(f), '{}') into closed from failed f;
+  if cardinality(closed) = 0 then
+    return 0;
+  end if;
+  perform public.increment_usage_batch(coalesce((
+    select jsonb_agg(jsonb_build_object(
+             'tenant_id', c.tenant_id, 'user_id', c.user_id, 'usage_date', (c.created_at at time zone 'utc')::date,
+             'request_count', 1, 'prompt_tokens', coalesce(c.prompt_tokens, 0),
+             'completion_tokens', coalesce(c.completion_tokens, 0), 'cost_usd', coalesce(c.cost_usd, 0)))
+      from unnest(closed) c where c.role = 'assistant'
+  ), '[]'::jsonb));
+  update private.tenant_daily_usage d
+     set reserved_tokens = d.reserved_tokens - r.tokens, reserved_requests = d.reserved_requests - r.requests
+    from (
+      select c.tenant_id, (c.created_at at time zone 'utc')::date as usage_date,
+             sum(c.reserved_tokens) as tokens, count(*) as requests
+        from unnest(closed) c where c.reserved_tokens is not null group by 1, 2
+    ) r
+   where d.tenant_id = r.tenant_id and d.usage_date = r.usage_date;
+  return cardinality(closed);
 end
 $$;
 comment on function public.close_stale_streams(interval) is

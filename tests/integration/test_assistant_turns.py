@@ -7,6 +7,7 @@ real CLI. A back end is a service store working for one member (``for_member``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
 import uuid
@@ -25,6 +26,7 @@ from supatenant import (
     AsyncStore,
     IdempotencyConflict,
     InvalidInput,
+    MessageClosed,
     PermissionDenied,
     QuotaExceeded,
     Store,
@@ -709,3 +711,79 @@ def test_the_seed_writes_streamed_complete_replies_whose_usage_adds_up(url: str)
             (tenants,),
         ).fetchone()
         assert gaps == (0,)
+
+
+def test_the_timeout_job_running_beside_turns_counts_everything_once(
+    url: str, limited: Callable[..., Tenancy]
+) -> None:
+    t = limited(monthly_tokens=10**9)  # limits on: streams reserve
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def abandon(n: int) -> None:  # writers that die mid-stream
+        store = Store.connect(url, service_role=True, max_size=1)
+        try:
+            for i in range(20):
+                back = store.for_member(t.tenant_id, t.members[(n + i) % 2])
+                s = back.messages.stream(t.conversations[(n + i) % 2], reserve_tokens=30, flush_bytes=1)
+                s.open()
+                with contextlib.suppress(MessageClosed):  # the job may have closed it already
+                    s.append("gone")
+        except BaseException as e:
+            errors.append(e)
+        finally:
+            store.close()
+
+    def turns(n: int) -> None:
+        store = Store.connect(url, service_role=True, max_size=1)
+        try:
+            for i in range(20):
+                member = (n + i) % 2
+                store.for_member(t.tenant_id, t.members[member]).messages.record_turn(
+                    t.conversations[member],
+                    user_content="q",
+                    assistant_content="a",
+                    prompt_tokens=3,
+                    completion_tokens=2,
+                    cost_usd="0.000001",
+                )
+        except BaseException as e:
+            errors.append(e)
+        finally:
+            store.close()
+
+    def sweep() -> None:
+        store = Store.connect(url, service_role=True, max_size=1)
+        try:
+            while not stop.is_set():
+                store.usage.close_stale_streams(timedelta(0))
+        except BaseException as e:
+            errors.append(e)
+        finally:
+            store.close()
+
+    sweeper = threading.Thread(target=sweep)
+    sweeper.start()
+    workers = [threading.Thread(target=abandon, args=(n,)) for n in range(3)]
+    workers += [threading.Thread(target=turns, args=(n,)) for n in range(3)]
+    for th in workers:
+        th.start()
+    for th in workers:
+        th.join()
+    stop.set()
+    sweeper.join()
+    assert errors == []
+    service = Store.connect(url, service_role=True, max_size=1)
+    try:
+        service.usage.close_stale_streams(timedelta(0))
+    finally:
+        service.close()
+    with psycopg.connect(url) as conn:
+        left = conn.execute(
+            "select count(*) from messages where tenant_id = %s and status = 'streaming'", (t.tenant_id,)
+        ).fetchone()
+        assert left == (0,)
+        usage = usage_rows(conn, t.tenant_id)
+        assert usage == metered_sums(conn, t.tenant_id)
+        assert sum(v[0] for v in usage.values()) == 3 * 20 + 3 * 20
+        assert tenant_totals(conn, t.tenant_id) == daily_sums(conn, t.tenant_id)  # no reservation left

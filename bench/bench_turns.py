@@ -166,7 +166,7 @@ def record_turn_rate(url: str, seconds: float) -> dict[str, Any]:
 def quota_cost(url: str, rounds: int) -> dict[str, Any]:
     with psycopg.connect(url) as conn:
         conn.execute(
-            "update plans set monthly_tokens = 1000000000000, monthly_cost_usd = 1000000000,"
+            "update private.plans set monthly_tokens = 1000000000000, monthly_cost_usd = 1000000000,"
             " requests_per_day = 2000000000 where plan = 'team'"
         )
     limited = _tenant(url, "team", 1)
@@ -187,7 +187,7 @@ def quota_cost(url: str, rounds: int) -> dict[str, Any]:
     w, wo = statistics.median(with_ms), statistics.median(without_ms)
     with psycopg.connect(url) as conn:
         conn.execute(
-            "update plans set monthly_tokens = null, monthly_cost_usd = null, requests_per_day = null"
+            "update private.plans set monthly_tokens = null, monthly_cost_usd = null, requests_per_day = null"
             " where plan = 'team'"
         )
     return {

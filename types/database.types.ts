@@ -111,20 +111,6 @@ isOneToOne: false
       referencedColumns: ["tenant_id","id"]
     }
                   ]
-                },"plans": {
-                  Row: {
-                    "conversations": number | null,"members": number | null,"monthly_cost_usd": number | null,"monthly_tokens": number | null,"plan": string,"requests_per_day": number | null
-                  }
-                  ComputedFields: never
-                  Insert: {
-                    "conversations"?: number | null,"members"?: number | null,"monthly_cost_usd"?: number | null,"monthly_tokens"?: number | null,"plan": string,"requests_per_day"?: number | null
-                  }
-                  Update: {
-                    "conversations"?: number | null,"members"?: number | null,"monthly_cost_usd"?: number | null,"monthly_tokens"?: number | null,"plan"?: string,"requests_per_day"?: number | null
-                  }
-                  Relationships: [
-                    
-                  ]
                 },"tenants": {
                   Row: {
                     "created_at": string,"id": string,"is_active": boolean,"name": string,"plan": string,"settings": NonNullable<Json>,"slug": string,"updated_at": string

@@ -31,8 +31,10 @@ comment on column public.messages.metered_at is 'When the message''s usage was a
 create index if not exists messages_streaming_idx on public.messages (streamed_at)
   where status = 'streaming';
 
--- Plans and their limits; null is no limit. The operator sets them (service role).
-create table if not exists public.plans (
+-- Plans and their limits; null is no limit. Operator settings, out of the Data API: set
+-- them with SQL as the database owner (the dashboard's SQL editor); members read their
+-- tenant's limits through tenant_quota.
+create table if not exists private.plans (
   plan varchar(20) primary key,
   monthly_tokens bigint check (monthly_tokens >= 0),
   monthly_cost_usd numeric(16, 6) check (monthly_cost_usd >= 0),
@@ -40,23 +42,15 @@ create table if not exists public.plans (
   members integer check (members >= 0),
   conversations integer check (conversations >= 0)
 );
-comment on table public.plans is 'Limits per billing plan (tenants.plan); a null limit is no limit.';
-comment on column public.plans.plan is 'The plan''s name, as tenants.plan holds it.';
-comment on column public.plans.monthly_tokens is 'Prompt plus completion tokens a tenant may use per UTC calendar month.';
-comment on column public.plans.monthly_cost_usd is 'Cost a tenant may incur per UTC calendar month.';
-comment on column public.plans.requests_per_day is 'Assistant replies a tenant may have per UTC day.';
-comment on column public.plans.members is 'Active members a tenant may have.';
-comment on column public.plans.conversations is 'Conversations a tenant may keep (archived ones included).';
-insert into public.plans (plan) values ('free'), ('pro'), ('team'), ('enterprise') on conflict (plan) do nothing;
-
-alter table public.plans enable row level security;
-revoke all on public.plans from anon, authenticated, service_role;
-grant select, insert, update, delete on public.plans to service_role;
-grant select on public.plans to authenticated;
-drop policy if exists "Signed-in users can read the plans" on public.plans;
-create policy "Signed-in users can read the plans" on public.plans
-  for select to authenticated
-  using (true);
+comment on table private.plans is 'Limits per billing plan (tenants.plan); a null limit is no limit.';
+comment on column private.plans.plan is 'The plan''s name, as tenants.plan holds it.';
+comment on column private.plans.monthly_tokens is 'Prompt plus completion tokens a tenant may use per UTC calendar month.';
+comment on column private.plans.monthly_cost_usd is 'Cost a tenant may incur per UTC calendar month.';
+comment on column private.plans.requests_per_day is 'Assistant replies a tenant may have per UTC day.';
+comment on column private.plans.members is 'Active members a tenant may have.';
+comment on column private.plans.conversations is 'Conversations a tenant may keep (archived ones included).';
+insert into private.plans (plan) values ('free'), ('pro'), ('team'), ('enterprise') on conflict (plan) do nothing;
+revoke all on private.plans from public, anon, authenticated, service_role;
 
 -- The tenant's usage per UTC day, kept from usage_metrics by trigger, plus what open streams
 -- have reserved: the live month-to-date total and the row quota checks lock.
@@ -230,10 +224,10 @@ language plpgsql security definer
 set search_path = ''
 as $$
 declare
-  plan public.plans;
+  plan private.plans;
   used record;
 begin
-  select p.* into plan from public.tenants t join public.plans p on p.plan = t.plan where t.id = p_tenant_id;
+  select p.* into plan from public.tenants t join private.plans p on p.plan = t.plan where t.id = p_tenant_id;
   if plan.monthly_tokens is null and plan.monthly_cost_usd is null and plan.requests_per_day is null then
     return;
   end if;
@@ -277,7 +271,7 @@ set search_path = ''
 as $$
   select coalesce((
     select p.monthly_tokens is not null or p.monthly_cost_usd is not null or p.requests_per_day is not null
-      from public.tenants t join public.plans p on p.plan = t.plan where t.id = p_tenant_id
+      from public.tenants t join private.plans p on p.plan = t.plan where t.id = p_tenant_id
   ), false)
 $$;
 comment on function private.plan_limits_usage(uuid) is 'Whether the tenant''s plan limits tokens, cost or requests (so turns reserve and are checked).';
@@ -294,9 +288,9 @@ declare
   counted bigint;
 begin
   if tg_table_name = 'users' then
-    select p.members into limit_value from public.tenants t join public.plans p on p.plan = t.plan where t.id = new.tenant_id;
+    select p.members into limit_value from public.tenants t join private.plans p on p.plan = t.plan where t.id = new.tenant_id;
   else
-    select p.conversations into limit_value from public.tenants t join public.plans p on p.plan = t.plan where t.id = new.tenant_id;
+    select p.conversations into limit_value from public.tenants t join private.plans p on p.plan = t.plan where t.id = new.tenant_id;
   end if;
   if limit_value is null then
     return new;
@@ -668,7 +662,7 @@ begin
            coalesce(sum(d.request_count) filter (where d.usage_date = today), 0)::bigint,
            p.requests_per_day
       from public.tenants t
-      left join public.plans p on p.plan = t.plan
+      left join private.plans p on p.plan = t.plan
       left join private.tenant_daily_usage d
         on d.tenant_id = t.id and d.usage_date >= date_trunc('month', today)::date and d.usage_date <= today
      where (p_tenant_id is null or t.id = p_tenant_id)

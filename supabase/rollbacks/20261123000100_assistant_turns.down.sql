@@ -31,7 +31,7 @@ drop trigger if exists usage_metrics_track_tenant_on_update on public.usage_metr
 drop trigger if exists usage_metrics_track_tenant_on_insert on public.usage_metrics;
 drop function if exists private.track_tenant_usage();
 drop table if exists private.tenant_daily_usage;
-drop table if exists public.plans;
+drop table if exists private.plans;
 drop index if exists public.messages_streaming_idx;
 alter table public.messages drop column if exists metered_at;
 alter table public.messages drop column if exists completed_at;

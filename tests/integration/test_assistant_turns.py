@@ -539,7 +539,7 @@ def limited(url: str) -> Iterator[Callable[..., Tenancy]]:
     def make(**limits: Any) -> Tenancy:
         with psycopg.connect(url) as conn:
             conn.execute(
-                "update plans set monthly_tokens = %s, monthly_cost_usd = %s, requests_per_day = %s,"
+                "update private.plans set monthly_tokens = %s, monthly_cost_usd = %s, requests_per_day = %s,"
                 " members = %s, conversations = %s where plan = 'team'",
                 tuple(
                     limits.get(k)
@@ -557,7 +557,7 @@ def limited(url: str) -> Iterator[Callable[..., Tenancy]]:
     yield make
     with psycopg.connect(url) as conn:
         conn.execute(
-            "update plans set monthly_tokens = null, monthly_cost_usd = null, requests_per_day = null,"
+            "update private.plans set monthly_tokens = null, monthly_cost_usd = null, requests_per_day = null,"
             " members = null, conversations = null where plan = 'team'"
         )
 

@@ -19,7 +19,7 @@ def test_every_public_table_has_rls_and_a_comment(conn: psycopg.Connection[Any])
         "select c.relname, c.relrowsecurity, obj_description(c.oid, 'pg_class') is not null"
         " from pg_class c where c.relnamespace = 'public'::regnamespace and c.relkind = 'r'",
     )
-    assert {r[0] for r in rows} == TENANT_OWNED | {"tenants", "plans"}
+    assert {r[0] for r in rows} == TENANT_OWNED | {"tenants"}
     assert all(r[1] and r[2] for r in rows), rows
 
 

@@ -33,7 +33,6 @@ from supatenant.models._generated import (
     MonthlyUsageSummaryResult,
     MyMembershipsResult,
     OpenMessageArgs,
-    PlansRow,
     RecordTurnArgs,
     SearchMessagesArgs,
     TenantQuotaArgs,
@@ -61,7 +60,6 @@ DailyUsage = CurrentDayUsageRow
 Invitation = InvitationsRow
 NewInvitation = InviteMemberResult  # the invitation's id, its single-use token and expiry
 Membership = MyMembershipsResult
-Plan = PlansRow  # a plan's limits; None is no limit
 Quota = TenantQuotaResult  # a tenant's live month-to-date usage beside its plan's limits
 MessageStatus = Literal["streaming", "complete", "failed", "cancelled"]
 ClosedStatus = Literal["complete", "failed", "cancelled"]
@@ -118,7 +116,6 @@ __all__ = [
     "MonthlyUsageSummaryArgs",
     "NewInvitation",
     "OpenMessageArgs",
-    "Plan",
     "Quota",
     "RecordTurnArgs",
     "Role",

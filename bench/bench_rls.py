@@ -48,7 +48,7 @@ MIN_ROUNDS = 20
 SEARCH = "refund -shipping"
 THREAD = (
     "select id, role, content, created_at from {table}"
-    " where tenant_id = %s and conversation_id = %s order by created_at desc, id desc limit 50"
+    " where tenant_id = %s and conversation_id = %s order by seq desc limit 50"
 )
 ADMIN_LIST = "select * from conversations where tenant_id = %s order by updated_at desc limit 20"
 GUIDE_POLICY = "tenant_id in (select tenant_id from public.users where auth_id = (select auth.uid()))"

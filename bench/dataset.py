@@ -95,11 +95,11 @@ def load(url: str, messages: int, conversations_per_tenant: int = 0) -> None:
         conn.execute(
             "with w as (select %s::text[] as v)"
             " insert into messages (tenant_id, conversation_id, user_id, role, content, token_count,"
-            " created_at)"
+            " created_at, seq)"
             " select c.tenant_id, c.id, c.user_id, case when g %% 2 = 0 then 'assistant' else 'user' end,"
-            f"  {content}, 40, now() - (g || ' seconds')::interval"
+            f"  {content}, 40, now() - (g || ' seconds')::interval, %s + 1 - g"
             " from w, conversations c, generate_series(1, %s) g",
-            (VOCABULARY, MESSAGES_PER_CONVERSATION),
+            (VOCABULARY, MESSAGES_PER_CONVERSATION, MESSAGES_PER_CONVERSATION),
         )
         conn.execute(
             "update conversations c set message_count = m.n, last_message_at = m.last"
@@ -130,6 +130,13 @@ def load(url: str, messages: int, conversations_per_tenant: int = 0) -> None:
             "       from users u,"
             "       generate_series(current_date - %s, current_date - 1, interval '1 day') d) s",
             (USAGE_DAYS,),
+        )
+        # the tenants' daily totals, which the usage_metrics triggers would have kept
+        conn.execute(
+            "insert into private.tenant_daily_usage"
+            " (tenant_id, usage_date, request_count, prompt_tokens, completion_tokens, cost_usd)"
+            " select tenant_id, usage_date, sum(request_count), sum(prompt_tokens), sum(completion_tokens),"
+            " sum(cost_usd) from usage_metrics group by 1, 2"
         )
         conn.commit()
     with psycopg.connect(url, autocommit=True) as conn:

@@ -101,14 +101,14 @@ isOneToOne: false
                   ]
                 },"messages": {
                   Row: {
-                    "content": string,"conversation_id": string,"created_at": string,"id": string,"latency_ms": number | null,"metadata": NonNullable<Json>,"model": string | null,"role": string,"tenant_id": string,"token_count": number | null,"tool_calls": Json | null,"user_id": string
+                    "completed_at": string | null,"completion_tokens": number | null,"content": string,"conversation_id": string,"cost_usd": number | null,"created_at": string,"id": string,"latency_ms": number | null,"metadata": NonNullable<Json>,"metered_at": string | null,"model": string | null,"prompt_tokens": number | null,"reserved_tokens": number | null,"role": string,"seq": number,"status": string,"status_reason": string | null,"streamed_at": string | null,"tenant_id": string,"token_count": number | null,"tool_calls": Json | null,"user_id": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "content": string,"conversation_id": string,"created_at"?: string,"id"?: string,"latency_ms"?: number | null,"metadata"?: NonNullable<Json>,"model"?: string | null,"role": string,"tenant_id": string,"token_count"?: number | null,"tool_calls"?: Json | null,"user_id": string
+                    "completed_at"?: string | null,"completion_tokens"?: number | null,"content": string,"conversation_id": string,"cost_usd"?: number | null,"created_at"?: string,"id"?: string,"latency_ms"?: number | null,"metadata"?: NonNullable<Json>,"metered_at"?: string | null,"model"?: string | null,"prompt_tokens"?: number | null,"reserved_tokens"?: number | null,"role": string,"seq"?: number,"status"?: string,"status_reason"?: string | null,"streamed_at"?: string | null,"tenant_id": string,"token_count"?: number | null,"tool_calls"?: Json | null,"user_id": string
                   }
                   Update: {
-                    "content"?: string,"conversation_id"?: string,"created_at"?: string,"id"?: string,"latency_ms"?: number | null,"metadata"?: NonNullable<Json>,"model"?: string | null,"role"?: string,"tenant_id"?: string,"token_count"?: number | null,"tool_calls"?: Json | null,"user_id"?: string
+                    "completed_at"?: string | null,"completion_tokens"?: number | null,"content"?: string,"conversation_id"?: string,"cost_usd"?: number | null,"created_at"?: string,"id"?: string,"latency_ms"?: number | null,"metadata"?: NonNullable<Json>,"metered_at"?: string | null,"model"?: string | null,"prompt_tokens"?: number | null,"reserved_tokens"?: number | null,"role"?: string,"seq"?: number,"status"?: string,"status_reason"?: string | null,"streamed_at"?: string | null,"tenant_id"?: string,"token_count"?: number | null,"tool_calls"?: Json | null,"user_id"?: string
                   }
                   Relationships: [
                     {
@@ -223,6 +223,9 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"append_message_text":
+{ Args: { "p_member_id"?: string,"p_message_id": string,"p_tenant_id": string,"p_text": string }; Returns: number
+                           },
 "apply_retention":
 { Args: { "p_batch_size"?: number }; Returns: number
                            },
@@ -231,6 +234,40 @@ isOneToOne: false
                            },
 "authorize_export":
 { Args: { "p_kind": string,"p_subject_id"?: string,"p_tenant_id": string }; Returns: undefined
+                           },
+"close_message":
+{ Args: { "p_completion_tokens"?: number,"p_cost_usd"?: number,"p_latency_ms"?: number,"p_member_id"?: string,"p_message_id": string,"p_prompt_tokens"?: number,"p_reason"?: string,"p_status"?: string,"p_tenant_id": string,"p_text"?: string }; Returns: {
+              "completed_at": string | null,
+"completion_tokens": number | null,
+"content": string,
+"conversation_id": string,
+"cost_usd": number | null,
+"created_at": string,
+"id": string,
+"latency_ms": number | null,
+"metadata": NonNullable<Json>,
+"metered_at": string | null,
+"model": string | null,
+"prompt_tokens": number | null,
+"reserved_tokens": number | null,
+"role": string,
+"seq": number,
+"status": string,
+"status_reason": string | null,
+"streamed_at": string | null,
+"tenant_id": string,
+"token_count": number | null,
+"tool_calls": Json | null,
+"user_id": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "messages"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"close_stale_streams":
+{ Args: { "p_idle_for"?: string }; Returns: number
                            },
 "erase_conversation":
 { Args: { "p_conversation_id": string,"p_tenant_id": string }; Returns: Json
@@ -282,9 +319,71 @@ isOneToOne: false
               "member_id": string,"role": string,"tenant_id": string,"tenant_name": string,"tenant_slug": string
             }[]
                            },
+"open_message":
+{ Args: { "p_content"?: string,"p_conversation_id": string,"p_member_id"?: string,"p_metadata"?: Json,"p_model"?: string,"p_reserve_tokens"?: number,"p_role"?: string,"p_tenant_id": string,"p_tool_calls"?: Json }; Returns: {
+              "completed_at": string | null,
+"completion_tokens": number | null,
+"content": string,
+"conversation_id": string,
+"cost_usd": number | null,
+"created_at": string,
+"id": string,
+"latency_ms": number | null,
+"metadata": NonNullable<Json>,
+"metered_at": string | null,
+"model": string | null,
+"prompt_tokens": number | null,
+"reserved_tokens": number | null,
+"role": string,
+"seq": number,
+"status": string,
+"status_reason": string | null,
+"streamed_at": string | null,
+"tenant_id": string,
+"token_count": number | null,
+"tool_calls": Json | null,
+"user_id": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "messages"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
 "record_export":
 { Args: { "p_format": string,"p_kind": string,"p_row_counts": Json,"p_subject_id": string,"p_tenant_id": string }; Returns: string
                            },
+"record_turn":
+{ Args: { "p_assistant_content": string,"p_completion_tokens"?: number,"p_conversation_id": string,"p_cost_usd"?: number,"p_idempotency_key"?: string,"p_latency_ms"?: number,"p_member_id"?: string,"p_model"?: string,"p_prompt_tokens"?: number,"p_tenant_id": string,"p_user_content": string }; Returns: {
+              "completed_at": string | null,
+"completion_tokens": number | null,
+"content": string,
+"conversation_id": string,
+"cost_usd": number | null,
+"created_at": string,
+"id": string,
+"latency_ms": number | null,
+"metadata": NonNullable<Json>,
+"metered_at": string | null,
+"model": string | null,
+"prompt_tokens": number | null,
+"reserved_tokens": number | null,
+"role": string,
+"seq": number,
+"status": string,
+"status_reason": string | null,
+"streamed_at": string | null,
+"tenant_id": string,
+"token_count": number | null,
+"tool_calls": Json | null,
+"user_id": string
+            }[]
+                          SetofOptions: {
+        from: "*"
+        to: "messages"
+        isOneToOne: false
+        isSetofReturn: true
+      } },
 "redact_message":
 { Args: { "p_message_id": string,"p_reason"?: string,"p_tenant_id": string }; Returns: undefined
                            },
@@ -293,14 +392,24 @@ isOneToOne: false
                            },
 "search_messages":
 { Args: { "p_conversation_id"?: string,"p_limit"?: number,"p_member_id"?: string,"p_query": string,"p_tenant_id"?: string }; Returns: {
-              "content": string,
+              "completed_at": string | null,
+"completion_tokens": number | null,
+"content": string,
 "conversation_id": string,
+"cost_usd": number | null,
 "created_at": string,
 "id": string,
 "latency_ms": number | null,
 "metadata": NonNullable<Json>,
+"metered_at": string | null,
 "model": string | null,
+"prompt_tokens": number | null,
+"reserved_tokens": number | null,
 "role": string,
+"seq": number,
+"status": string,
+"status_reason": string | null,
+"streamed_at": string | null,
 "tenant_id": string,
 "token_count": number | null,
 "tool_calls": Json | null,
@@ -314,6 +423,11 @@ isOneToOne: false
       } },
 "set_retention":
 { Args: { "p_archived_conversations_days"?: number,"p_messages_days"?: number,"p_tenant_id": string }; Returns: Json
+                           },
+"tenant_quota":
+{ Args: { "p_tenant_id"?: string }; Returns: {
+              "cost_usd": number,"month": string,"monthly_cost_usd": number,"monthly_tokens": number,"plan": string,"requests_per_day": number,"requests_today": number,"tenant_id": string,"tokens_reserved": number,"tokens_used": number
+            }[]
                            },
 "transfer_ownership":
 { Args: { "p_member_id": string,"p_tenant_id": string }; Returns: {

@@ -14,15 +14,26 @@ import enum
 import functools
 import inspect
 from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 import pydantic
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationError
 
 from supatenant.errors import FieldError, InvalidInput
 
 MAX_LIMIT = 1000
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]  # rows per call: 1 to MAX_LIMIT
+
+
+def _not_a_float(value: Any) -> Any:
+    if isinstance(value, float):
+        raise ValueError("a float cannot hold an amount of money exactly: pass a Decimal, a str or an int")
+    return value
+
+
+# an amount of money: exact, never a float (the column is numeric)
+Money = Annotated[Decimal | str | int, BeforeValidator(_not_a_float)]
 
 
 class Unset(enum.Enum):

@@ -103,7 +103,24 @@ class InvalidReference(DatabaseError):
     """A referenced row does not exist in the caller's tenant (23503)."""
 
 
+class QuotaExceeded(DatabaseError):
+    """The tenant's plan limit (monthly tokens or cost, replies per day, members or
+    conversations) is reached; nothing was written (STQ01)."""
+
+
+class MessageClosed(Conflict):
+    """The message is complete, failed or cancelled: it takes no more text, and closing it
+    again differently is refused (STC01)."""
+
+
+class IdempotencyConflict(Conflict):
+    """An idempotency key was reused with a different request (STK01)."""
+
+
 _BY_SQLSTATE: dict[str, type[DatabaseError]] = {
+    "STQ01": QuotaExceeded,
+    "STC01": MessageClosed,
+    "STK01": IdempotencyConflict,
     "42501": PermissionDenied,
     "23505": Conflict,
     "23P01": Conflict,

@@ -16,9 +16,9 @@ M = TypeVar("M", bound=BaseModel)
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where a page ended: the sort timestamp and id of its last row."""
+    """Where a page ended: the sort key (a timestamp, or a message's ``seq``) and id of its last row."""
 
-    at: datetime
+    at: datetime | int
     id: UUID
 
 
@@ -35,7 +35,7 @@ def newest_first(column: str) -> tuple[Order, ...]:
 
 def older_than(column: str, cursor: Cursor) -> AnyOf:
     """Rows after ``cursor`` in newest-first order: (column, id) < (cursor.at, cursor.id)."""
-    at = cursor.at.isoformat()
+    at = cursor.at.isoformat() if isinstance(cursor.at, datetime) else cursor.at
     return AnyOf((Cmp(column, "lt", at), AllOf((Cmp(column, "eq", at), Cmp("id", "lt", str(cursor.id))))))
 
 

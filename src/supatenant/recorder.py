@@ -37,7 +37,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from supatenant._edge import checked
+from supatenant._edge import Money, checked
 from supatenant.errors import DatabaseError, InvalidInput, PermissionDenied, SupatenantError, Unsupported
 from supatenant.models import UsageIncrement, to_json
 
@@ -222,7 +222,7 @@ class _Recorder:
         *,
         prompt_tokens: int = 0,
         completion_tokens: int = 0,
-        cost_usd: Decimal | str | int = 0,
+        cost_usd: Money = 0,
         request_count: int = 1,
         usage_date: date | None = None,
     ) -> None:

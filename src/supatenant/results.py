@@ -18,7 +18,7 @@ class Scope:
 
 @dataclass(frozen=True)
 class Thread:
-    """A conversation and its latest messages, oldest first."""
+    """A conversation and its latest messages, in the order they were written (``seq``)."""
 
     conversation: Conversation
     messages: list[Message]

@@ -316,6 +316,14 @@ def build_world(conn: psycopg.Connection[Any], url: str) -> World:
                     1000 - 10 * n + i,
                 ),
             )
+    # a reply still streaming, silent for an hour: the one open message of the world
+    ids["c_m1:stream"] = uid("message:c_m1:stream")
+    conn.execute(
+        "insert into public.messages (id, tenant_id, conversation_id, role, content, model, status, streamed_at,"
+        " created_at) values (%s, %s, %s, 'assistant', 'half a refund answer', 'gpt-test', 'streaming',"
+        " now() - interval '1 hour', now() - interval '1 hour')",
+        (ids["c_m1:stream"], ids["A"], ids["c_m1"]),
+    )
     ratings = [(person, t, f"{label}:answer", 1) for label, person, t, _, _ in CONVERSATIONS]
     for rater, t, message, rating in (*ratings, *EXTRA_FEEDBACK):
         label = f"f:{rater}:{message}"
@@ -520,6 +528,7 @@ UNIQUE: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("public.users", ("tenant_id", "auth_id"), False),
     ("public.users", ("tenant_id", "lower:email"), False),
     ("public.feedback", ("tenant_id", "message_id", "user_id"), False),
+    ("public.messages", ("tenant_id", "conversation_id", "seq"), False),
     ("public.invitations", ("tenant_id", "lower:email"), True),
 )
 # (child, columns, parent, parent columns, on delete: cascade | set null column)
@@ -1217,6 +1226,8 @@ def expect_insert(
         else:
             key = tuple(existing[c] for c in PUBLIC_TABLES[table])
             new = {**existing, **item}
+            if table == "public.messages" and actor.role == "service_role" and guard_refuses(existing, new):
+                return deny("a closed message's text and usage, and any message's lifecycle, stay", "STC01")
             uv = update_verdict(state, actor, table, existing, new, cols)
             if uv == "deny":
                 return deny(f"{actor.name} may not change the existing row {key} to {item}")
@@ -1276,6 +1287,21 @@ def _rows_expect(
     return Expect(Effect(state, rowcount=changed), frozenset(), False, f"{what}: exactly {changed} rows")
 
 
+# nobody but the tables' owner changes a closed message's text and usage, and a stream is
+# closed (and metered) only through close_message: refused by trigger, whoever writes
+CLOSED_MESSAGE_FIELDS = frozenset(
+    {"content", "prompt_tokens", "completion_tokens", "cost_usd", "token_count", "model", "latency_ms"}
+)
+LIFECYCLE_FIELDS = frozenset({"status", "metered_at", "completed_at", "reserved_tokens"})
+
+
+def guard_refuses(old: Row, new: Row) -> bool:
+    changed = {c for c in new if not same(old.get(c), new.get(c))}
+    return bool(changed & LIFECYCLE_FIELDS) or (
+        old.get("status") != "streaming" and bool(changed & CLOSED_MESSAGE_FIELDS)
+    )
+
+
 def expect_update(world: World, actor: Actor, table: str, values: Row, conds: Sequence[Cond]) -> Expect:
     base = world.state()
     state = base.copy()
@@ -1283,6 +1309,10 @@ def expect_update(world: World, actor: Actor, table: str, values: Row, conds: Se
         return deny("anon writes nothing")
     if "total_tokens" in values:
         return deny("total_tokens is computed by the database", "42501", "428C9")
+    if table == "public.messages" and actor.role == "service_role":
+        for _, old in _targets(base, table, conds):
+            if guard_refuses(old, {**old, **values}):
+                return deny("a closed message's text and usage, and any message's lifecycle, stay", "STC01")
     counts = {"allow": 0, "deny": 0, "either": 0}
     for key, old in list(_targets(base, table, conds)):
         new = {**old, **values}
@@ -1346,6 +1376,7 @@ def expect_rpc(world: World, actor: Actor, fn: str, args: Mapping[str, Any]) -> 
         "increment_usage_batch",
         "refresh_summaries",
         "archive_stale_conversations",
+        *TURN_FUNCTIONS,
     }
     if actor.role == "anon":
         return deny("anon calls nothing")
@@ -1395,7 +1426,167 @@ def expect_rpc(world: World, actor: Actor, fn: str, args: Mapping[str, Any]) -> 
         return Expect(Effect(base, rows=[""]), frozenset(), False, "the service refreshes")
     if fn == "archive_stale_conversations":
         return _expect_archive(world, base, args)
+    if fn == "tenant_quota":
+        quota_of = [t["id"] for t in base.rows("public.tenants")] if service else [x.tenant for x in ss]
+        rows = [{"tenant_id": t} for t in dict.fromkeys(quota_of) if same_or_none(args.get("p_tenant_id"), t)]
+        return Expect(Effect(base, rows=rows), frozenset(), False, f"the quota of {actor.name}'s tenants")
+    if fn in TURN_FUNCTIONS:
+        return _expect_turn(world, base, fn, args)
     raise AssertionError(f"no oracle for public.{fn}: add one before exposing it")
+
+
+TURN_FUNCTIONS = (
+    "open_message",
+    "append_message_text",
+    "close_message",
+    "record_turn",
+    "close_stale_streams",
+)
+IDLE = {
+    "1 day": timedelta(days=1),
+    "10 minutes": timedelta(minutes=10),
+    "0 seconds": timedelta(0),
+    "-1 seconds": None,
+}
+
+
+def _bad_usage(args: Mapping[str, Any]) -> bool:
+    amounts = [args.get(f"p_{n}") for n in ("prompt_tokens", "completion_tokens", "cost_usd", "latency_ms")]
+    cost = args.get("p_cost_usd")
+    return any(a is not None and a < 0 for a in amounts) or (cost is not None and round(cost, 6) != cost)
+
+
+def _meter(world: World, state: State, message: Row, usage: Sequence[float]) -> None:
+    """What closing an assistant message adds to usage_metrics: one request and its usage, on
+    the UTC day it was opened."""
+    day = datetime.fromisoformat(message["created_at"]).astimezone(UTC).date().isoformat()
+    key = (message["tenant_id"], message["user_id"], day)
+    old = state.get("public.usage_metrics", key)
+    names = ("request_count", "prompt_tokens", "completion_tokens", "cost_usd")
+    start = [0, 0, 0, 0.0] if old is None else [old[n] for n in names]
+    row: Row = {"tenant_id": key[0], "user_id": key[1], "usage_date": day}
+    row |= {n: start[i] + a for i, (n, a) in enumerate(zip(names, (1, *usage), strict=True))}
+    row["total_tokens"] = row["prompt_tokens"] + row["completion_tokens"]
+    state.put("public.usage_metrics", row, key if old is not None else None)
+
+
+def _new_turn(base: State, state: State, args: Mapping[str, Any], role: str, content: str) -> Row | Expect:
+    """A message the service writes into ``p_conversation_id``, or the refusal."""
+    tenant, conv, member = args["p_tenant_id"], args["p_conversation_id"], args.get("p_member_id")
+    owner = conversation_owner(base, tenant, conv)
+    if member is not None and not same(member, owner):
+        return deny("the turn names someone other than the thread's owner", "42501")
+    if owner is None:
+        return deny("the conversation does not exist", "23503")
+    row: Row = {
+        "tenant_id": tenant,
+        "conversation_id": conv,
+        "user_id": owner,
+        "role": role,
+        "content": content,
+        "id": ANY,
+        "seq": ANY,
+        "created_at": ANY,
+        "reserved_tokens": None,
+    }
+    _apply_insert(state, "public.messages", row)
+    return row
+
+
+def _expect_turn(world: World, base: State, fn: str, args: Mapping[str, Any]) -> Expect:
+    state = base.copy()
+    if fn == "close_stale_streams":
+        idle = IDLE[args.get("p_idle_for", "10 minutes")]  # the function's default
+        if idle is None:
+            return deny("the idle time is zero or more", "22023")
+        count = 0
+        for m in base.rows("public.messages"):
+            silent = datetime.now(UTC) - datetime.fromisoformat(m["streamed_at"] or m["created_at"])
+            if m["status"] == "streaming" and silent > idle:
+                failed = {
+                    **m,
+                    "status": "failed",
+                    "status_reason": ANY,
+                    "completed_at": ANY,
+                    "metered_at": ANY,
+                }
+                state.put("public.messages", failed, (m["tenant_id"], m["id"]))
+                if m["role"] == "assistant":
+                    _meter(world, state, m, (0, 0, 0.0))
+                count += 1
+        return with_integrity(world, base, Effect(state, rows=[count]), "allow", "stale streams fail")
+    if fn == "record_turn":
+        if _bad_usage(args):
+            return deny("negative usage or a cost finer than the millionth", "22023")
+        asked = _new_turn(base, state, args, "user", args["p_user_content"])
+        if isinstance(asked, Expect):
+            return asked
+        answered = _new_turn(base, state, args, "assistant", args["p_assistant_content"])
+        assert not isinstance(answered, Expect)
+        usage = (
+            args.get("p_prompt_tokens", 0),
+            args.get("p_completion_tokens", 0),
+            args.get("p_cost_usd", 0),
+        )
+        answered |= {"status": "complete", "prompt_tokens": usage[0], "completion_tokens": usage[1]}
+        _meter(world, state, {**answered, "created_at": datetime.now(UTC).isoformat()}, usage)
+        rows = [{"role": "user", "status": "complete"}, {"role": "assistant", "status": "complete"}]
+        return with_integrity(world, base, Effect(state, rows=rows, ordered=True), "allow", "a turn, metered")
+    if fn == "open_message":
+        role, reserve = args.get("p_role", "assistant"), args.get("p_reserve_tokens", 0)
+        if role not in ("assistant", "tool") or reserve < 0:
+            return deny("a stream is an assistant or tool turn with a reservation of 0 or more", "22023")
+        opened = _new_turn(base, state, args, role, "")
+        if isinstance(opened, Expect):
+            return opened
+        opened |= {"status": "streaming", "model": args.get("p_model")}
+        rows = [{"conversation_id": args["p_conversation_id"], "status": "streaming", "role": role}]
+        return with_integrity(world, base, Effect(state, rows=rows), "allow", "a stream opened")
+    # append_message_text, close_message: the message named, as the member given sees it
+    member = args.get("p_member_id")
+    message = state.get("public.messages", (args["p_tenant_id"], args["p_message_id"]))
+    if message is not None and member is not None and not same(member, message["user_id"]):
+        message = None
+    if fn == "close_message":
+        status = args.get("p_status", "complete")
+        if status not in ("complete", "failed", "cancelled") or _bad_usage(args):
+            return deny("a message closes as complete, failed or cancelled, with valid usage", "22023")
+    if message is None:
+        return deny("no such message", "P0002")
+    key = (message["tenant_id"], message["id"])
+    if fn == "append_message_text":
+        if message["status"] != "streaming":
+            return deny("a closed message takes no more text", "STC01")
+        content = message["content"] + args["p_text"]
+        state.put("public.messages", {**message, "content": content, "streamed_at": ANY}, key)
+        return with_integrity(world, base, Effect(state, rows=[len(content.encode())]), "allow", "text added")
+    given = {n: args.get(f"p_{n}") for n in ("prompt_tokens", "completion_tokens", "cost_usd", "latency_ms")}
+    if message["status"] != "streaming":
+        if status == message["status"] and all(v is None or same(v, message[n]) for n, v in given.items()):
+            return Expect(Effect(base, rows=[{"id": message["id"]}]), frozenset(), False, "closed alike")
+        return deny("the message is already closed", "STC01")
+    closed = {
+        **message,
+        **{n: v for n, v in given.items() if v is not None},
+        "content": message["content"] + (args.get("p_text") or ""),
+        "status": status,
+        "status_reason": args.get("p_reason"),
+        "completed_at": ANY,
+        "metered_at": ANY if message["role"] == "assistant" else None,
+    }
+    if given["completion_tokens"] is not None:
+        closed["token_count"] = given["completion_tokens"]
+    state.put("public.messages", closed, key)
+    if message["role"] == "assistant":
+        usage = (
+            closed.get("prompt_tokens") or 0,
+            closed.get("completion_tokens") or 0,
+            closed.get("cost_usd") or 0,
+        )
+        _meter(world, state, message, usage)
+    return with_integrity(
+        world, base, Effect(state, rows=[{"id": message["id"]}]), "allow", "closed, metered"
+    )
 
 
 def same_or_none(arg: Any, value: Any) -> bool:

@@ -128,7 +128,9 @@ CASES = [
         " values (%(tenant_A)s, %(c1)s, 'user', 'hi')",
         {"m1", "service"},
     ),
-    case("messages: edit", "update messages set content = 'edited' where id = %(a1)s", {"service"}),
+    # a complete message's text and usage are refused to the service role too (STC01, not a
+    # privilege error: tests/integration/test_assistant_turns.py); its metadata is not
+    case("messages: edit", "update messages set metadata = '{\"tag\": 1}' where id = %(a1)s", {"service"}),
     case("messages: delete", "delete from messages where id = %(a1)s", {"service"}),
     # feedback
     case("feedback: read m1's", "select 1 from feedback where id = %(f1)s", M1_AND_ADMINS),

@@ -29,6 +29,7 @@ from tests.integration.adversary import (
     ARCHIVE,
     ATTACKERS,
     HELPERS,
+    IDLE,
     PRIVATE_SUMMARIES,
     PUBLIC_TABLES,
     SEARCH_WORDS,
@@ -142,6 +143,16 @@ KINDS: dict[str, dict[str, str]] = {
         "latency_ms": "int",
         "metadata": "json",
         "created_at": "ts",
+        "seq": "int",
+        "status": "message_status",
+        "status_reason": "text",
+        "prompt_tokens": "int",
+        "completion_tokens": "int",
+        "cost_usd": "money",
+        "reserved_tokens": "int",
+        "streamed_at": "ts",
+        "completed_at": "ts",
+        "metered_at": "ts",
     },
     "public.feedback": {
         "id": "feedback",
@@ -188,6 +199,45 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
     "refresh_summaries": (),
     "search_messages": ("p_query", "p_tenant_id", "p_conversation_id", "p_limit", "p_member_id"),
     "transfer_ownership": ("p_tenant_id", "p_member_id"),
+    "open_message": (
+        "p_tenant_id",
+        "p_conversation_id",
+        "p_member_id",
+        "p_role",
+        "p_model",
+        "p_reserve_tokens",
+        "p_content",
+        "p_tool_calls",
+        "p_metadata",
+    ),
+    "append_message_text": ("p_tenant_id", "p_message_id", "p_text", "p_member_id"),
+    "close_message": (
+        "p_tenant_id",
+        "p_message_id",
+        "p_status",
+        "p_reason",
+        "p_prompt_tokens",
+        "p_completion_tokens",
+        "p_cost_usd",
+        "p_latency_ms",
+        "p_member_id",
+        "p_text",
+    ),
+    "record_turn": (
+        "p_tenant_id",
+        "p_conversation_id",
+        "p_user_content",
+        "p_assistant_content",
+        "p_member_id",
+        "p_model",
+        "p_prompt_tokens",
+        "p_completion_tokens",
+        "p_cost_usd",
+        "p_latency_ms",
+        "p_idempotency_key",
+    ),
+    "close_stale_streams": ("p_idle_for",),
+    "tenant_quota": ("p_tenant_id",),
 }
 
 API_ROLES = ("anon", "authenticated", "service_role")
@@ -371,6 +421,8 @@ def pools_for(world: World) -> Pools:
         "rating": [1, -1],
         "user_role": ["owner", "admin", "member"],
         "message_role": ["user", "assistant", "system", "tool"],
+        "message_status": ["complete", "streaming", "failed"],
+        "stream": [world.ids["c_m1:stream"]],
         "generated": [1],
     }
     members_in: dict[str, list[str]] = {}
@@ -725,6 +777,40 @@ def rpc_cases(draw: st.DrawFn, p: Pools, world: World, fn: str) -> Case:
         args = {"p_increments": items}
     elif fn == "archive_stale_conversations":
         args = {"older_than": draw(st.sampled_from(sorted(ARCHIVE)))}
+    elif fn in ("open_message", "record_turn"):
+        conv = draw(v("conversation"))
+        args = {
+            "p_tenant_id": draw(tenant_near(p, conv, actor)),
+            "p_conversation_id": conv,
+            "p_member_id": draw(opt(v("member"))),
+        }
+        if fn == "open_message":
+            args["p_role"] = draw(st.sampled_from([OMIT, "assistant", "tool", "user"]))
+            args["p_reserve_tokens"] = draw(st.sampled_from([OMIT, 0, 100, -1]))
+            args["p_model"] = draw(st.sampled_from([OMIT, "gpt-test"]))
+        else:
+            args |= {"p_user_content": "q", "p_assistant_content": "a"}
+            args["p_prompt_tokens"] = draw(st.sampled_from([OMIT, 0, 12, -1]))
+            args["p_cost_usd"] = draw(st.sampled_from([OMIT, 0.25, 0.0000001]))
+            args["p_idempotency_key"] = draw(st.sampled_from([OMIT, "request-1"]))
+    elif fn in ("append_message_text", "close_message"):
+        message = draw(st.one_of(value(p, "stream", actor), v("message")))
+        args = {
+            "p_tenant_id": draw(tenant_near(p, message, actor)),
+            "p_message_id": message,
+            "p_member_id": draw(opt(v("member"))),
+        }
+        if fn == "append_message_text":
+            args["p_text"] = "more"
+        else:
+            args["p_status"] = draw(st.sampled_from([OMIT, "complete", "cancelled", "done"]))
+            args["p_prompt_tokens"] = draw(st.sampled_from([OMIT, 5, -1]))
+            args["p_cost_usd"] = draw(st.sampled_from([OMIT, 0.25, 0.0000001]))
+            args["p_text"] = draw(st.sampled_from([OMIT, " rest"]))
+    elif fn == "close_stale_streams":
+        args = {"p_idle_for": draw(st.sampled_from([OMIT, *sorted(IDLE)]))}
+    elif fn == "tenant_quota":
+        args = {"p_tenant_id": draw(opt(v("tenant")))}
     args = {k: val for k, val in args.items() if val is not OMIT}
     return Case(
         f"rpc {fn}",
@@ -1045,8 +1131,14 @@ def _pins() -> None:
     pin("member edits a message", "m1", "denied")(
         update_case("m1", msg, {"content": "x"}, "id", "c_m1:question")
     )
-    pin("service edits a message", "service", "allowed")(
+    pin("service edits a message's metadata", "service", "allowed")(
+        update_case("service", msg, {"metadata": {"k": 1}}, "id", "c_m1:question")
+    )
+    pin("service edits a complete message's text", "service", "denied")(
         update_case("service", msg, {"content": "x"}, "id", "c_m1:question")
+    )
+    pin("service edits a streaming message's text", "service", "allowed")(
+        update_case("service", msg, {"content": "x"}, "id", "c_m1:stream")
     )
     # feedback on what one can read
     pin("member rates a colleague's answer", "m2", "denied")(

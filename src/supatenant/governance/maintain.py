@@ -19,9 +19,13 @@ from supatenant.backends.postgres import transaction_as
 class Job:
     name: str
     function: str  # a public function (p_batch_size integer) returning the rows it handled
+    batched: bool = True  # False: a function called once with its own defaults, as pg_cron does
 
 
-JOBS: tuple[Job, ...] = (Job("retention", "apply_retention"),)
+JOBS: tuple[Job, ...] = (
+    Job("retention", "apply_retention"),
+    Job("stale streams", "close_stale_streams", batched=False),  # idle 10 minutes: failed
+)
 
 
 def run_job(
@@ -33,6 +37,13 @@ def run_job(
 ) -> int:
     """Run ``job`` batch by batch as the service role, each batch its own transaction (so no
     lock outlives a batch); returns the rows handled."""
+    if not job.batched:
+        with transaction_as(conn, Identity.service()):
+            once = conn.execute(sql.SQL("select public.{}()").format(sql.Identifier(job.function))).fetchone()
+        handled = int(str(once[0])) if once and once[0] is not None else 0
+        if progress is not None:
+            progress(job.name, handled)
+        return handled
     statement = sql.SQL("select public.{}(%s)").format(sql.Identifier(job.function))
     total = batches = 0
     while max_batches is None or batches < max_batches:

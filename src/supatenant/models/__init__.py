@@ -13,6 +13,9 @@ from supatenant._edge import field_errors, invalid, text_problems
 from supatenant.errors import FieldError
 from supatenant.models._generated import (
     AcceptInvitationArgs,
+    AppendMessageTextArgs,
+    CloseMessageArgs,
+    CloseStaleStreamsArgs,
     ConversationsInsert,
     ConversationsRow,
     ConversationsUpdate,
@@ -31,7 +34,11 @@ from supatenant.models._generated import (
     MonthlyUsageSummaryArgs,
     MonthlyUsageSummaryResult,
     MyMembershipsResult,
+    OpenMessageArgs,
+    RecordTurnArgs,
     SearchMessagesArgs,
+    TenantQuotaArgs,
+    TenantQuotaResult,
     TenantsInsert,
     TenantsRow,
     TenantsUpdate,
@@ -58,6 +65,10 @@ DailyUsage = CurrentDayUsageRow
 Invitation = InvitationsRow
 NewInvitation = InviteMemberResult  # the invitation's id, its single-use token and expiry
 Membership = MyMembershipsResult
+Quota = TenantQuotaResult  # a tenant's live month-to-date usage beside its plan's limits
+MessageStatus = Literal["streaming", "complete", "failed", "cancelled"]
+ClosedStatus = Literal["complete", "failed", "cancelled"]
+StreamRole = Literal["assistant", "tool"]  # the turns a stream writes
 
 
 class UsageIncrement(UsageMetricsInsert):
@@ -101,6 +112,10 @@ def _not_json(validated: BaseModel) -> list[FieldError]:
 
 __all__ = [
     "AcceptInvitationArgs",
+    "AppendMessageTextArgs",
+    "CloseMessageArgs",
+    "CloseStaleStreamsArgs",
+    "ClosedStatus",
     "Conversation",
     "ConversationsInsert",
     "ConversationsUpdate",
@@ -118,15 +133,21 @@ __all__ = [
     "Message",
     "MessageFeedbackSummaryArgs",
     "MessageRole",
+    "MessageStatus",
     "MessagesInsert",
     "MonthlyUsage",
     "MonthlyUsageSummaryArgs",
     "NewInvitation",
+    "OpenMessageArgs",
     "Plan",
+    "Quota",
     "Rating",
+    "RecordTurnArgs",
     "Role",
     "SearchMessagesArgs",
+    "StreamRole",
     "Tenant",
+    "TenantQuotaArgs",
     "TenantsInsert",
     "TenantsUpdate",
     "TransferOwnershipArgs",

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
-from datetime import date, timedelta
 from uuid import UUID
+from datetime import date, timedelta
 from decimal import Decimal
 
 
@@ -19,6 +19,20 @@ class AcceptInvitationArgs(BaseModel):
         extra="forbid",
     )
     p_token: str
+
+
+class AppendMessageTextArgs(BaseModel):
+    """
+    Appends text to a streaming message and returns its length in bytes; a closed message refuses (STC01). Service role only.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_tenant_id: UUID
+    p_message_id: UUID
+    p_text: str
+    p_member_id: UUID | None = None
 
 
 class ApplyRetentionArgs(BaseModel):
@@ -221,6 +235,43 @@ class AuthorizeExportArgs(BaseModel):
     p_kind: str
     p_tenant_id: UUID
     p_subject_id: UUID | None = None
+
+
+class CloseMessageArgs(BaseModel):
+    """
+    Closes a streaming message as complete, failed or cancelled with its usage, after appending p_text; an assistant message's usage is added to usage_metrics once. Closing again alike returns it; otherwise STC01. Service role only.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_tenant_id: UUID
+    p_message_id: UUID
+    p_status: str | None = None
+    p_reason: str | None = None
+    p_prompt_tokens: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ] = None
+    p_completion_tokens: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ] = None
+    p_cost_usd: Decimal | None = None
+    p_latency_ms: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ] = None
+    p_member_id: UUID | None = None
+    p_text: str | None = None
+
+
+class CloseStaleStreamsArgs(BaseModel):
+    """
+    Closes as failed every streaming message that got no text for p_idle_for (releasing reservations, counting one request, no tokens); returns how many. Service role only.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_idle_for: timedelta | None = None
 
 
 class ConversationsInsert(BaseModel):
@@ -709,6 +760,49 @@ class MessagesInsert(BaseModel):
     """
     metadata: dict[str, Any] = {}
     created_at: AwareDatetime | None = None
+    """
+    When the row was written (clock_timestamp(), not the transaction's start).
+    """
+    seq: Annotated[int, Field(ge=-9223372036854775808, le=9223372036854775807)] = 0
+    """
+    Position in the conversation (1, 2, ...), assigned under the conversation's row lock as the message is stored; threads and cursors sort by it.
+    """
+    status: Literal["streaming", "complete", "failed", "cancelled"] = "complete"
+    """
+    streaming while the text is being written; then complete, failed or cancelled, after which nobody edits it (redaction aside).
+    """
+    status_reason: Annotated[str | None, Field(max_length=1000)] = None
+    """
+    Why a message failed or was cancelled.
+    """
+    prompt_tokens: Annotated[int | None, Field(ge=0, le=2147483647)] = None
+    """
+    Prompt tokens the reply consumed, as the model provider reported them.
+    """
+    completion_tokens: Annotated[int | None, Field(ge=0, le=2147483647)] = None
+    """
+    Completion tokens of the reply, as the model provider reported them.
+    """
+    cost_usd: Annotated[Decimal | None, Field(ge=0)] = None
+    """
+    Cost of the reply in US dollars, to the millionth.
+    """
+    reserved_tokens: Annotated[int | None, Field(ge=0, le=2147483647)] = None
+    """
+    Tokens reserved against the tenant's monthly quota while the message streams; null when nothing was reserved.
+    """
+    streamed_at: AwareDatetime | None = None
+    """
+    When text last arrived on a streaming message; a stream silent past the timeout is closed as failed.
+    """
+    completed_at: AwareDatetime | None = None
+    """
+    When the message was closed; null for messages stored before the lifecycle existed.
+    """
+    metered_at: AwareDatetime | None = None
+    """
+    When the message's usage was added to usage_metrics (once); null when it was not metered.
+    """
 
 
 class MessagesRow(BaseModel):
@@ -743,6 +837,49 @@ class MessagesRow(BaseModel):
     """
     metadata: dict[str, Any]
     created_at: AwareDatetime
+    """
+    When the row was written (clock_timestamp(), not the transaction's start).
+    """
+    seq: Annotated[int, Field(ge=-9223372036854775808, le=9223372036854775807)]
+    """
+    Position in the conversation (1, 2, ...), assigned under the conversation's row lock as the message is stored; threads and cursors sort by it.
+    """
+    status: Literal["streaming", "complete", "failed", "cancelled"]
+    """
+    streaming while the text is being written; then complete, failed or cancelled, after which nobody edits it (redaction aside).
+    """
+    status_reason: Annotated[str | None, Field(max_length=1000)]
+    """
+    Why a message failed or was cancelled.
+    """
+    prompt_tokens: Annotated[int | None, Field(ge=0, le=2147483647)]
+    """
+    Prompt tokens the reply consumed, as the model provider reported them.
+    """
+    completion_tokens: Annotated[int | None, Field(ge=0, le=2147483647)]
+    """
+    Completion tokens of the reply, as the model provider reported them.
+    """
+    cost_usd: Annotated[Decimal | None, Field(ge=0)]
+    """
+    Cost of the reply in US dollars, to the millionth.
+    """
+    reserved_tokens: Annotated[int | None, Field(ge=0, le=2147483647)]
+    """
+    Tokens reserved against the tenant's monthly quota while the message streams; null when nothing was reserved.
+    """
+    streamed_at: AwareDatetime | None
+    """
+    When text last arrived on a streaming message; a stream silent past the timeout is closed as failed.
+    """
+    completed_at: AwareDatetime | None
+    """
+    When the message was closed; null for messages stored before the lifecycle existed.
+    """
+    metered_at: AwareDatetime | None
+    """
+    When the message's usage was added to usage_metrics (once); null when it was not metered.
+    """
 
 
 class MessagesUpdate(BaseModel):
@@ -780,6 +917,51 @@ class MessagesUpdate(BaseModel):
     """
     metadata: dict[str, Any] | None = None
     created_at: AwareDatetime | None = None
+    """
+    When the row was written (clock_timestamp(), not the transaction's start).
+    """
+    seq: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ] = None
+    """
+    Position in the conversation (1, 2, ...), assigned under the conversation's row lock as the message is stored; threads and cursors sort by it.
+    """
+    status: Literal["streaming", "complete", "failed", "cancelled"] | None = None
+    """
+    streaming while the text is being written; then complete, failed or cancelled, after which nobody edits it (redaction aside).
+    """
+    status_reason: Annotated[str | None, Field(max_length=1000)] = None
+    """
+    Why a message failed or was cancelled.
+    """
+    prompt_tokens: Annotated[int | None, Field(ge=0, le=2147483647)] = None
+    """
+    Prompt tokens the reply consumed, as the model provider reported them.
+    """
+    completion_tokens: Annotated[int | None, Field(ge=0, le=2147483647)] = None
+    """
+    Completion tokens of the reply, as the model provider reported them.
+    """
+    cost_usd: Annotated[Decimal | None, Field(ge=0)] = None
+    """
+    Cost of the reply in US dollars, to the millionth.
+    """
+    reserved_tokens: Annotated[int | None, Field(ge=0, le=2147483647)] = None
+    """
+    Tokens reserved against the tenant's monthly quota while the message streams; null when nothing was reserved.
+    """
+    streamed_at: AwareDatetime | None = None
+    """
+    When text last arrived on a streaming message; a stream silent past the timeout is closed as failed.
+    """
+    completed_at: AwareDatetime | None = None
+    """
+    When the message was closed; null for messages stored before the lifecycle existed.
+    """
+    metered_at: AwareDatetime | None = None
+    """
+    When the message's usage was added to usage_metrics (once); null when it was not metered.
+    """
 
 
 class MonthlyUsageSummaryArgs(BaseModel):
@@ -841,6 +1023,27 @@ class MyMembershipsResult(BaseModel):
     role: str | None
 
 
+class OpenMessageArgs(BaseModel):
+    """
+    Opens a streaming assistant or tool message (for p_member_id's conversation when given), reserving p_reserve_tokens against the tenant's quota; refused with STQ01 over the limits. Service role only.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_tenant_id: UUID
+    p_conversation_id: UUID
+    p_member_id: UUID | None = None
+    p_role: str | None = None
+    p_model: str | None = None
+    p_reserve_tokens: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ] = None
+    p_content: str | None = None
+    p_tool_calls: Any | None = None
+    p_metadata: Any | None = None
+
+
 class RecordExportArgs(BaseModel):
     """
     Records a finished export (who, what, format, rows per table) in the audit log; the caller must be allowed to export the subject.
@@ -854,6 +1057,33 @@ class RecordExportArgs(BaseModel):
     p_subject_id: UUID
     p_format: str
     p_row_counts: Any
+
+
+class RecordTurnArgs(BaseModel):
+    """
+    Writes a user turn and the assistant reply with its usage (added to usage_metrics) in one transaction, within quota (STQ01). With an idempotency key a retry returns the first messages and adds nothing; the key with another payload is refused (STK01). Service role only.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_tenant_id: UUID
+    p_conversation_id: UUID
+    p_user_content: str
+    p_assistant_content: str
+    p_member_id: UUID | None = None
+    p_model: str | None = None
+    p_prompt_tokens: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ] = None
+    p_completion_tokens: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ] = None
+    p_cost_usd: Decimal | None = None
+    p_latency_ms: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ] = None
+    p_idempotency_key: str | None = None
 
 
 class RedactMessageArgs(BaseModel):
@@ -914,6 +1144,42 @@ class Supatenant(RootModel[Any]):
     """
     The public schema of a supatenant database, generated by `supatenant gen`.
     """
+
+
+class TenantQuotaArgs(BaseModel):
+    """
+    Live month-to-date usage (UTC) of the caller's tenants, every member's included, with the plan's limits: for a quota bar.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    p_tenant_id: UUID | None = None
+
+
+class TenantQuotaResult(BaseModel):
+    """
+    A row returned by tenant_quota().
+    """
+
+    tenant_id: UUID | None
+    plan: str | None
+    month: date | None
+    tokens_used: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ]
+    tokens_reserved: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ]
+    monthly_tokens: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ]
+    cost_usd: Decimal | None
+    monthly_cost_usd: Decimal | None
+    requests_today: Annotated[
+        int | None, Field(ge=-9223372036854775808, le=9223372036854775807)
+    ]
+    requests_per_day: Annotated[int | None, Field(ge=-2147483648, le=2147483647)]
 
 
 class TenantsInsert(BaseModel):

@@ -7,7 +7,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -33,6 +33,7 @@ COLUMNS = {
     "messages": (
         "id", "tenant_id", "conversation_id", "user_id", "role", "content",
         "tool_calls", "model", "token_count", "latency_ms", "metadata", "created_at",
+        "seq", "status", "prompt_tokens", "completion_tokens", "cost_usd", "completed_at", "metered_at",
     ),
     "feedback": ("id", "tenant_id", "message_id", "user_id", "rating", "comment", "created_at", "updated_at"),
     "usage_metrics": (
@@ -95,6 +96,10 @@ class Layout:
 
     types: dict[str, list[int]]
     auth_columns: tuple[str, ...]
+    # each table's columns the target has (a database of an older supatenant has fewer)
+    columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # whether the target keeps per-tenant daily totals, which the triggers skipped here would fill
+    tenant_totals: bool = False
 
     @classmethod
     def read(cls, conn: psycopg.Connection[Any], auth_users: bool = True) -> Layout:
@@ -107,9 +112,16 @@ class Layout:
             (tables,),
         ).fetchall()
         oids = {(table, column): oid for table, column, oid in found}
+        present = {
+            table: tuple(c for c in columns if (f"public.{table}", c) in oids)
+            for table, columns in COLUMNS.items()
+        }
+        totals = conn.execute("select to_regclass('private.tenant_daily_usage') is not null").fetchone()
         return cls(
-            {table: [oids[(f"public.{table}", c)] for c in columns] for table, columns in COLUMNS.items()},
+            {table: [oids[(f"public.{table}", c)] for c in columns] for table, columns in present.items()},
             tuple(c for c in AUTH_COLUMNS if ("auth.users", c) in oids) if auth_users else (),
+            present,
+            bool(totals and totals[0]),
         )
 
 
@@ -117,7 +129,7 @@ def _copy(cur: psycopg.Cursor[Any], layout: Layout, table: str, rows: Sequence[d
     """Binary COPY: the server parses no text, which is most of its work on these rows."""
     if not rows:
         return
-    columns = COLUMNS[table]
+    columns = layout.columns[table]
     statement = sql.SQL("copy {} ({}) from stdin (format binary)").format(
         sql.Identifier("public", table), sql.SQL(", ").join(map(sql.Identifier, columns))
     )
@@ -192,7 +204,20 @@ def write_tenant(conn: psycopg.Connection[Any], layout: Layout, rows: TenantRows
         for table in ("conversations", "messages", "feedback"):
             _copy(cur, layout, table, getattr(rows, table))
         _copy(cur, layout, "usage_metrics", rows.usage)
+        if layout.tenant_totals:
+            cur.execute(TENANT_TOTALS, (rows.tenant["id"],))
     return True
+
+
+# what the usage_metrics triggers would have added to the tenant's daily totals
+TENANT_TOTALS = """\
+insert into private.tenant_daily_usage as t
+  (tenant_id, usage_date, request_count, prompt_tokens, completion_tokens, cost_usd)
+select tenant_id, usage_date, sum(request_count), sum(prompt_tokens), sum(completion_tokens), sum(cost_usd)
+  from public.usage_metrics where tenant_id = %s group by 1, 2
+on conflict (tenant_id, usage_date) do update
+  set request_count = excluded.request_count, prompt_tokens = excluded.prompt_tokens,
+      completion_tokens = excluded.completion_tokens, cost_usd = excluded.cost_usd"""
 
 
 @dataclass(frozen=True)

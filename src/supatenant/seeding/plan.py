@@ -298,6 +298,14 @@ def _conversation(
             "latency_ms": None,
             "metadata": {},
             "created_at": when,
+            # written as streamed and closed: complete, in order, assistant replies metered
+            "seq": m + 1,
+            "status": "complete",
+            "prompt_tokens": None,
+            "completion_tokens": None,
+            "cost_usd": None,
+            "completed_at": when,
+            "metered_at": None,
         }
         if role == "assistant":
             model, prompt_price, completion_price = MODELS[int(draw() * len(MODELS))]
@@ -307,6 +315,12 @@ def _conversation(
             message["token_count"] = completion
             message["latency_ms"] = 200 + int(draw() * 3800)
             message["metadata"] = {"prompt_tokens": prompt, "cost_usd": str(cost)}
+            message["prompt_tokens"], message["completion_tokens"], message["cost_usd"] = (
+                prompt,
+                completion,
+                cost,
+            )
+            message["metered_at"] = when
             if draw() < 0.2:
                 message["tool_calls"] = tool_calls
             total = usage.get((member_id, when.date()))

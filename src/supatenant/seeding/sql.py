@@ -15,7 +15,7 @@ from typing import Any
 from psycopg import sql
 
 from supatenant.project import supabase_dir
-from supatenant.seeding.load import AUTH_COLUMNS, COLUMNS, adapt, auth_rows
+from supatenant.seeding.load import AUTH_COLUMNS, COLUMNS, TENANT_TOTALS, adapt, auth_rows
 from supatenant.seeding.plan import ANCHOR, PRESETS, tenant_rows
 
 HEADER = """\
@@ -55,7 +55,14 @@ def render() -> str:
                 COLUMNS[table],
                 getattr(rows, "usage" if table == "usage_metrics" else table),
             )
-    lines += ["", "commit;", "", "select public.refresh_summaries();", ""]
+    # what the usage_metrics triggers would have added to the tenants' daily totals
+    totals = TENANT_TOTALS.replace("where tenant_id = %s", "where tenant_id = any(array[{}]::uuid[])").format(
+        ", ".join(
+            _literal(str(tenant_rows(PRESETS["tiny"], 1, n, ANCHOR).tenant["id"]))
+            for n in range(PRESETS["tiny"].tenants)
+        )
+    )
+    lines += ["", totals + ";", "", "commit;", "", "select public.refresh_summaries();", ""]
     return "\n".join(lines)
 
 

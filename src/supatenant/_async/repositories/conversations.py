@@ -101,6 +101,6 @@ class AsyncConversations(AsyncRepository):
         """The conversation and its latest ``limit`` messages, oldest first."""
         conversation = await self.get(conversation_id)
         where = (eq("tenant_id", str(conversation.tenant_id)), eq("conversation_id", str(conversation_id)))
-        op = Select("messages", where, newest_first("created_at"), limit)
+        op = Select("messages", where, newest_first("seq"), limit)
         latest = await self._all(op, Message, f"messages of conversation {conversation_id}")
         return Thread(conversation, latest[::-1])

@@ -5,8 +5,18 @@ from typing import Any
 from uuid import UUID
 
 from supatenant._async.repositories._base import AsyncRepository
-from supatenant._edge import Limit
-from supatenant.models import Message, MessageRole, MessagesInsert, SearchMessagesArgs, to_json
+from supatenant._async.repositories.turns import AsyncMessageStream, Turn, usage_args
+from supatenant._edge import Limit, Money
+from supatenant.errors import InvalidInput
+from supatenant.models import (
+    Message,
+    MessageRole,
+    MessagesInsert,
+    RecordTurnArgs,
+    SearchMessagesArgs,
+    StreamRole,
+    to_json,
+)
 from supatenant.ops import Call, Condition, Insert, Select, eq
 from supatenant.paging import Cursor, Page, newest_first, older_than, page
 
@@ -55,17 +65,18 @@ class AsyncMessages(AsyncRepository):
     async def list(
         self, conversation_id: UUID, *, limit: Limit = 50, before: Cursor | None = None
     ) -> Page[Message]:
-        """Newest first; pass ``page.next`` as ``before`` for older messages."""
+        """Newest first (by ``seq``, the order they were written in); pass ``page.next`` as
+        ``before`` for older messages."""
         where: tuple[Condition, ...] = (
             eq("tenant_id", str(await self._tenant(None))),
             eq("conversation_id", str(conversation_id)),
             *self._members_rows_only(),
         )
         if before is not None:
-            where += (older_than("created_at", before),)
-        op = Select("messages", where, newest_first("created_at"), limit + 1)
+            where += (older_than("seq", before),)
+        op = Select("messages", where, newest_first("seq"), limit + 1)
         rows = (await self._rows(op, Message, f"messages of conversation {conversation_id}")).rows
-        return page(rows, Message, limit, "created_at", None)
+        return page(rows, Message, limit, "seq", None)
 
     async def search(
         self, query: str, *, conversation_id: UUID | None = None, limit: Limit = 20
@@ -83,3 +94,78 @@ class AsyncMessages(AsyncRepository):
         given = {k: v for k, v in given.items() if v is not None}
         args = to_json(SearchMessagesArgs, given, "message search")
         return await self._all(Call("search_messages", args), Message, "message search")
+
+    def member_for_turns(self) -> UUID | None:
+        """The member a ``for_member`` store writes turns for (the database checks the thread is theirs)."""
+        return self._store.acting_for
+
+    def stream(
+        self,
+        conversation_id: UUID,
+        *,
+        model: str | None = None,
+        role: StreamRole = "assistant",
+        reserve_tokens: int = 0,
+        tool_calls: builtins.list[Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        flush_bytes: int = 8192,
+        flush_seconds: float = 0.25,
+    ) -> AsyncMessageStream:
+        """A reply streamed into a new message (the back end: a ``for_member`` store), to use
+        as a context manager: ``append`` text, ``set_usage``; it completes when the block
+        ends, fails when it raises. ``reserve_tokens`` are held against the tenant's monthly
+        quota while it streams; opening over the plan's limits raises QuotaExceeded."""
+        what = f"stream into conversation {conversation_id}"
+        if isinstance(reserve_tokens, bool) or not isinstance(reserve_tokens, int):
+            raise InvalidInput(f"{what}: reserve_tokens is a whole number")
+        if not 0 <= reserve_tokens <= 2**31 - 1:
+            raise InvalidInput(f"{what}: reserve_tokens is from 0 to 2147483647")
+        given = {
+            "p_conversation_id": conversation_id,
+            "p_member_id": self.member_for_turns(),
+            "p_role": role,
+            "p_model": model,
+            "p_reserve_tokens": reserve_tokens,
+            "p_tool_calls": tool_calls,
+            "p_metadata": metadata,
+        }
+        return AsyncMessageStream(
+            self,
+            {k: v for k, v in given.items() if v is not None},
+            flush_bytes=flush_bytes,
+            flush_seconds=flush_seconds,
+        )
+
+    async def record_turn(
+        self,
+        conversation_id: UUID,
+        *,
+        user_content: str,
+        assistant_content: str,
+        model: str | None = None,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        cost_usd: Money = 0,
+        latency_ms: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Turn:
+        """The user's turn and the assistant's reply with its usage, in one transaction (usage
+        added to usage_metrics with it). With ``idempotency_key`` a retry returns the first
+        turn and adds nothing; the same key with a different turn raises IdempotencyConflict."""
+        scope = await self._scope()
+        what = f"record a turn in conversation {conversation_id}"
+        given = {
+            "p_tenant_id": scope.tenant_id,
+            "p_conversation_id": conversation_id,
+            "p_member_id": self.member_for_turns(),
+            "p_user_content": user_content,
+            "p_assistant_content": assistant_content,
+            "p_model": model,
+            "p_idempotency_key": idempotency_key,
+            **usage_args(prompt_tokens, completion_tokens, cost_usd, latency_ms),
+        }
+        args = to_json(RecordTurnArgs, {k: v for k, v in given.items() if v is not None}, what)
+        rows = await self._all(Call("record_turn", args), Message, what)
+        if len(rows) != 2:
+            raise InvalidInput(f"{what}: the turn's messages were removed since it was recorded")
+        return Turn(rows[0], rows[1])

@@ -96,6 +96,6 @@ class Conversations(Repository):
         """The conversation and its latest ``limit`` messages, oldest first."""
         conversation = self.get(conversation_id)
         where = (eq("tenant_id", str(conversation.tenant_id)), eq("conversation_id", str(conversation_id)))
-        op = Select("messages", where, newest_first("created_at"), limit)
+        op = Select("messages", where, newest_first("seq"), limit)
         latest = self._all(op, Message, f"messages of conversation {conversation_id}")
         return Thread(conversation, latest[::-1])

@@ -3,17 +3,20 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from supatenant._sync.repositories._base import Repository
 from supatenant.models import (
+    CloseStaleStreamsArgs,
     DailyUsage,
     IncrementUsageArgs,
     MonthlyUsage,
     MonthlyUsageSummaryArgs,
+    Quota,
+    TenantQuotaArgs,
     UsageIncrement,
     UsageMetricsRow,
     to_json,
@@ -94,3 +97,17 @@ class Usage(Repository):
         given = _given(p_from=since, p_to=until, p_tenant_id=self._tenant_filter(tenant_id))
         args = to_json(MonthlyUsageSummaryArgs, given, "monthly usage")
         return self._all(Call("monthly_usage_summary", args), MonthlyUsage, "monthly usage")
+
+    def quota(self, *, tenant_id: UUID | None = None) -> Quota:
+        """The tenant's live month-to-date usage (UTC; every member's) beside its plan's limits,
+        for a quota bar: members read their tenant's, no summary refresh needed."""
+        what = "tenant quota"
+        args = to_json(TenantQuotaArgs, {"p_tenant_id": self._tenant(tenant_id)}, what)
+        return self._one(Call("tenant_quota", args), Quota, what)
+
+    def close_stale_streams(self, idle_for: timedelta = timedelta(minutes=10)) -> int:
+        """Close as failed every streaming message that got no text for ``idle_for`` (service
+        role; the maintenance job). Returns how many were closed."""
+        what = "close stale streams"
+        args = to_json(CloseStaleStreamsArgs, {"p_idle_for": idle_for}, what)
+        return int((self._run(Call("close_stale_streams", args, "value"), what)).value)

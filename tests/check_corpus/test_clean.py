@@ -68,7 +68,7 @@ def test_widened_check(tmp_path: Path) -> None:
 def test_this_projects_migrations_give_nothing() -> None:
     migrations = migration_files(ROOT)
     findings = list(static_source(CheckContext(ROOT, migrations, migrations)))
-    # the four policy names over 63 bytes in 20261122210000 are renamed by 20261123200000
+    # the four policy names over 63 bytes in 20261122210000 are renamed by 20261122222000
     assert findings == []
 
 

@@ -86,7 +86,7 @@ def test_the_governance_upgrade_keeps_the_data_works_on_old_rows_and_rolls_back(
         for p in (supabase_dir() / "migrations").glob("*.sql")
         if p.name.split("_", 1)[0] > PREVIOUS
     )
-    assert "20261123100000" in new
+    assert "20261122221000" in new
     url = fresh_database()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SUPATENANT_PROJECT_DIR", str(previous_project(tmp_path)))

@@ -21,7 +21,7 @@ from supatenant.seeding.plan import ANCHOR, PRESETS
 from tests.integration.test_upgrade import THREADS, rows_as, schema_fingerprint, snapshot, table_columns
 
 PREVIOUS = "20261122210000"
-RENAMED = "20261123200000"
+RENAMED = "20261122222000"
 CUT_OFF = {
     ("users", "Members can edit their own profile and admins any member of the"),
     ("conversations", "Members can read their own conversations and admins all in thei"),

@@ -1,4 +1,4 @@
--- Inverse of 20261123000000_message_order.sql: order by created_at and id again.
+-- Inverse of 20261122220000_message_order.sql: order by created_at and id again.
 
 drop trigger if exists messages_take_seq on public.messages;
 drop function if exists private.number_message();

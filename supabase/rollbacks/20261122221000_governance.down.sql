@@ -1,4 +1,4 @@
--- Inverse of 20261123100000_governance.sql.
+-- Inverse of 20261122221000_governance.sql.
 do $$
 begin
   if exists (select 1 from pg_extension where extname = 'pg_cron') then

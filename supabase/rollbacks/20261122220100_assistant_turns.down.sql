@@ -1,4 +1,4 @@
--- Inverse of 20261123000100_assistant_turns.sql.
+-- Inverse of 20261122220100_assistant_turns.sql.
 do $$
 begin
   if exists (select 1 from pg_extension where extname = 'pg_cron') then

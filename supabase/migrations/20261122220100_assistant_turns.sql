@@ -287,6 +287,12 @@ declare
   limit_value integer;
   counted bigint;
 begin
+  -- a row for a tenant the caller is not in: row-level security refuses it after this
+  -- trigger, and the answer must not tell that tenant's limits (nor take its lock)
+  if not (select private.role_bypasses_rls(private.invoker_role()))
+     and not exists (select 1 from private.caller_scopes() s where s.tenant_id = new.tenant_id) then
+    return new;
+  end if;
   if tg_table_name = 'users' then
     select p.members into limit_value from public.tenants t join private.plans p on p.plan = t.plan where t.id = new.tenant_id;
   else

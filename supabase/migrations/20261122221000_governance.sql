@@ -229,6 +229,32 @@ revoke all on function private.remove_rows(text, text, uuid[], integer) from pub
 
 -- An erased person's id, auth id and email replaced by the pseudonym in their tenant's
 -- events (subject, actor, and the before/after images).
+-- An audit image (a row's changed columns, a flat JSON object) with every value that is one
+-- of the given ids or email addresses (compared whole, emails without regard to case)
+-- replaced by the pseudonym; nothing else in it changes.
+create or replace function private.pseudonymise_image(
+  p_image jsonb, p_ids text[], p_emails text[], p_pseudonym uuid
+)
+returns jsonb
+language sql immutable
+set search_path = ''
+as $$
+  select case
+    when p_image is null or pg_catalog.jsonb_typeof(p_image) <> 'object' then p_image
+    else coalesce((
+      select pg_catalog.jsonb_object_agg(j.key, case
+        when pg_catalog.jsonb_typeof(j.value) = 'string'
+         and ((j.value #>> '{}') = any(p_ids) or pg_catalog.lower(j.value #>> '{}') = any(p_emails))
+        then pg_catalog.to_jsonb(p_pseudonym::text)
+        else j.value end)
+      from pg_catalog.jsonb_each(p_image) j), '{}'::jsonb)
+  end
+$$;
+comment on function private.pseudonymise_image(jsonb, text[], text[], uuid) is 'An audit image with each value equal to one of the ids or (any case) emails replaced by the pseudonym.';
+revoke all on function private.pseudonymise_image(jsonb, text[], text[], uuid) from public;
+
+-- An erased person's id, auth id and email replaced by the pseudonym in their tenant's
+-- events (subject, actor, and the values of the before/after images, compared whole).
 create or replace function private.pseudonymise_audit(
   p_tenant_id uuid, p_ids uuid[], p_emails text[], p_pseudonym uuid
 )
@@ -238,16 +264,10 @@ set search_path = ''
 as $$
 declare
   rewritten bigint;
-  pattern text;
+  ids text[] := array(select i::text from pg_catalog.unnest(p_ids) i where i is not null);
+  emails text[] := array(select pg_catalog.lower(e) from pg_catalog.unnest(p_emails) e where e is not null);
 begin
-  select pg_catalog.string_agg(x, '|') into pattern from (
-    select pg_catalog.regexp_replace(i::text, '([.^$*+?()\[\]{}|\\-])', '\\\1', 'g') as x
-    from pg_catalog.unnest(p_ids) i where i is not null
-    union all
-    select pg_catalog.regexp_replace(e, '([.^$*+?()\[\]{}|\\-])', '\\\1', 'g')
-    from pg_catalog.unnest(p_emails) e where e is not null
-  ) parts;
-  if pattern is null then
+  if pg_catalog.cardinality(ids) + pg_catalog.cardinality(emails) = 0 then
     return 0;
   end if;
   perform pg_catalog.set_config('supatenant.audit_rewrite', 'on', true);
@@ -255,11 +275,12 @@ begin
      set subject_id = case when e.subject_id = any(p_ids) then p_pseudonym else e.subject_id end,
          actor_member_id = case when e.actor_member_id = any(p_ids) then p_pseudonym else e.actor_member_id end,
          actor_auth_id = case when e.actor_auth_id = any(p_ids) then null else e.actor_auth_id end,
-         before = pg_catalog.regexp_replace(e.before::text, pattern, p_pseudonym::text, 'gi')::jsonb,
-         after = pg_catalog.regexp_replace(e.after::text, pattern, p_pseudonym::text, 'gi')::jsonb
+         before = private.pseudonymise_image(e.before, ids, emails, p_pseudonym),
+         after = private.pseudonymise_image(e.after, ids, emails, p_pseudonym)
    where e.tenant_id = p_tenant_id
      and (e.subject_id = any(p_ids) or e.actor_member_id = any(p_ids) or e.actor_auth_id = any(p_ids)
-          or e.before::text ~* pattern or e.after::text ~* pattern);
+          or private.pseudonymise_image(e.before, ids, emails, p_pseudonym) is distinct from e.before
+          or private.pseudonymise_image(e.after, ids, emails, p_pseudonym) is distinct from e.after);
   get diagnostics rewritten = row_count;
   perform pg_catalog.set_config('supatenant.audit_rewrite', 'off', true);
   return rewritten;
@@ -279,7 +300,7 @@ declare
   found_id uuid;
 begin
   select u.id into found_id from public.users u
-   where u.tenant_id = p_tenant_id and lower(u.email) = 'erased-members@supatenant.invalid';
+   where u.tenant_id = p_tenant_id and pg_catalog.lower(u.email) = 'erased-members@supatenant.invalid';
   if found_id is null then
     insert into public.users (tenant_id, email, display_name, role, is_active)
     values (p_tenant_id, 'erased-members@supatenant.invalid', 'Erased members', 'member', false)
@@ -290,6 +311,26 @@ end
 $$;
 comment on function private.erased_members_row(uuid) is 'The tenant''s inactive "Erased members" member, created on first use; it holds the usage of erased members.';
 revoke all on function private.erased_members_row(uuid) from public;
+
+-- Addresses at supatenant.invalid are the project's own (the "Erased members" row): only the
+-- tables' owner (the erase functions) writes them, so no member row can pass for that row.
+create or replace function private.reserve_own_addresses()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if pg_catalog.lower(new.email) like '%@supatenant.invalid'
+     and current_user <> (select c.relowner::regrole::name from pg_catalog.pg_class c where c.oid = 'public.users'::regclass) then
+    raise exception 'addresses at supatenant.invalid are reserved' using errcode = '23514';
+  end if;
+  return new;
+end
+$$;
+comment on function private.reserve_own_addresses() is 'Trigger: only the tables'' owner writes a member address at supatenant.invalid (the "Erased members" row).';
+revoke all on function private.reserve_own_addresses() from public;
+create or replace trigger users_reserve_own_addresses before insert or update of email on public.users
+  for each row execute function private.reserve_own_addresses();
 
 create or replace function public.erase_member(p_tenant_id uuid, p_member_id uuid)
 returns jsonb
@@ -309,7 +350,7 @@ begin
   end if;
   select u.* into target from public.users u
    where u.tenant_id = p_tenant_id and u.id = p_member_id
-     and u.email <> 'erased-members@supatenant.invalid'
+     and pg_catalog.lower(u.email) <> 'erased-members@supatenant.invalid'
    for update;
   if target.id is null
      or (target.role = 'owner' and not private.may_govern(p_tenant_id, true)) then
@@ -497,7 +538,8 @@ begin
     return false;
   end if;
   if p_kind = 'tenant' then
-    return (privileged or scope.is_owner) and exists (select 1 from public.tenants t where t.id = p_tenant_id);
+    return (p_subject_id is null or p_subject_id = p_tenant_id) and (privileged or scope.is_owner)
+      and exists (select 1 from public.tenants t where t.id = p_tenant_id);
   elsif p_kind = 'member' then
     return (privileged or scope.is_admin or scope.member_id = p_subject_id)
       and exists (select 1 from public.users u where u.tenant_id = p_tenant_id and u.id = p_subject_id);
@@ -685,3 +727,6 @@ begin
   end if;
 end
 $$;
+
+-- the log's identity sequence is the log's own: no API role may move it
+revoke all on sequence public.audit_events_seq_seq from anon, authenticated;

@@ -1,0 +1,155 @@
+"""What an outside attack on the governance and turn functions found, each closed: the
+denial, and beside it the same kind of action by the actor who is allowed."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import psycopg
+
+from supatenant.backends.postgres import act_as
+from tests.integration.governance_world import Gov, build
+from tests.integration.test_governance import events, sqlstate_as
+
+Conn = psycopg.Connection[Any]
+
+
+def test_no_member_row_passes_for_the_erased_members_row(db_url: str) -> None:
+    gov = build(db_url)
+    with psycopg.connect(db_url) as conn:
+        for address in (
+            "Erased-members@supatenant.invalid",
+            "erased-members@SUPATENANT.invalid",
+            "x@supatenant.invalid",
+        ):
+            assert (
+                sqlstate_as(
+                    conn,
+                    gov.who("admin"),
+                    "insert into users (tenant_id, email, role, is_active) values (%s, %s, 'member', false)",
+                    gov.tenant,
+                    address,
+                )
+                == "23514"
+            )
+        # the same insert with an ordinary address is the admin's right
+        assert (
+            sqlstate_as(
+                conn,
+                gov.who("admin"),
+                "insert into users (tenant_id, email, role, is_active) values (%s, 'new@gov.example', 'member', false)",
+                gov.tenant,
+            )
+            is None
+        )
+        usage_before = conn.execute(
+            "select sum(prompt_tokens), sum(request_count) from usage_metrics where tenant_id = %s",
+            (gov.tenant,),
+        ).fetchone()
+        with conn.transaction():
+            act_as(conn, gov.who("admin"))
+            conn.execute("select erase_member(%s, %s)", (gov.tenant, gov.member["m2"]))
+        bucket = conn.execute(
+            "select id from users where tenant_id = %s and lower(email) = 'erased-members@supatenant.invalid'",
+            (gov.tenant,),
+        ).fetchall()
+        assert len(bucket) == 1  # the erase made the one real row
+        # the bucket itself is not erasable: it looks like a missing member
+        assert (
+            sqlstate_as(conn, gov.who("admin"), "select erase_member(%s, %s)", gov.tenant, bucket[0][0])
+            == "P0002"
+        )
+        assert (
+            conn.execute(
+                "select sum(prompt_tokens), sum(request_count) from usage_metrics where tenant_id = %s",
+                (gov.tenant,),
+            ).fetchone()
+            == usage_before
+        )
+
+
+def test_an_erasure_pseudonymises_values_whole_and_rewrites_no_other_event(db_url: str) -> None:
+    gov = build(db_url)
+    owner_email = gov.email["owner"].lower()
+    crafted = [
+        f'{owner_email}", "auth_id": "{gov.auth["owner"]}',  # would splice into the owner's event
+        'a@b", "role": "owner',
+        'quote"in@gov.example',
+    ]
+    with psycopg.connect(db_url) as conn:
+        before: list[tuple[Any, ...]] = []
+        for address in crafted:
+            with conn.transaction():
+                act_as(conn, gov.who("admin"))
+                member = conn.execute(
+                    "insert into users (tenant_id, email, role, is_active) values (%s, %s, 'member', false) returning id",
+                    (gov.tenant, address),
+                ).fetchone()
+            assert member is not None
+            before = [e for e in events(conn, gov.tenant) if e[2] != member[0] and e[0] != "member.erase"]
+            with conn.transaction():
+                act_as(conn, gov.who("admin"))
+                conn.execute("select erase_member(%s, %s)", (gov.tenant, member[0]))
+            after = [e for e in events(conn, gov.tenant) if e[0] != "member.erase"]
+            # every other event is exactly as it was
+            assert [e for e in after if e in before or e[2] is None] == [
+                e for e in before if e in after or e[2] is None
+            ]
+            assert all(e in after for e in before)
+            # and nothing of the crafted address is left anywhere in the log
+            dump = json.dumps([[str(x) for x in e] for e in events(conn, gov.tenant)])
+            assert address not in dump
+            assert json.dumps(address)[1:-1] not in dump
+
+
+def test_a_plan_limit_tells_nothing_to_someone_outside_the_tenant(db_url: str) -> None:
+    gov = build(db_url)
+    statement = "insert into conversations (tenant_id, user_id, title) values (%s, %s, 'x')"
+
+    def refused(conn: Conn, actor: str, tenant: uuid.UUID) -> str | None:
+        try:
+            with conn.transaction():  # a savepoint inside the test's transaction
+                act_as(conn, gov.who(actor))
+                conn.execute(statement, (tenant, gov.member["outsider"]))
+        except psycopg.Error as e:
+            return e.sqlstate
+        return None
+
+    with psycopg.connect(db_url) as conn, conn.transaction(force_rollback=True):
+        # the other tenant at its plan's limit of conversations (all undone at the end)
+        conn.execute("update tenants set plan = 'free' where id = %s", (gov.other,))
+        conn.execute(
+            "update private.plans set conversations = (select count(*) from conversations where tenant_id = %s)"
+            " where plan = 'free'",
+            (gov.other,),
+        )
+        conn.execute("reset role")
+        # someone of tenant T gets the refusal any stranger gets, for it and for no tenant at all
+        assert refused(conn, "m2", gov.other) == "42501"
+        assert refused(conn, "m2", uuid.uuid4()) == "42501"
+        # the tenant's own member is told the plan's limit
+        assert refused(conn, "outsider", gov.other) == "STQ01"
+
+
+def test_an_export_record_names_only_the_subject_it_was_allowed(db_url: str) -> None:
+    gov: Gov = build(db_url)
+    statement = "select record_export('tenant', %s, %s, 'jsonl', '{}')"
+    with psycopg.connect(db_url) as conn:
+        assert sqlstate_as(conn, gov.who("owner"), statement, gov.tenant, gov.other) == "P0002"
+        assert sqlstate_as(conn, gov.who("owner"), statement, gov.tenant, gov.tenant) is None
+        assert sqlstate_as(conn, gov.who("owner"), statement, gov.tenant, None) is None
+
+
+def test_no_api_role_moves_the_audit_sequence(db_url: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        for role in ("anon", "authenticated"):
+            for privilege in ("USAGE", "UPDATE", "SELECT"):
+                allowed = conn.execute(
+                    "select has_sequence_privilege(%s, 'public.audit_events_seq_seq', %s)", (role, privilege)
+                ).fetchone()
+                assert allowed == (False,), (role, privilege)
+        # the log still numbers its events (the triggers write them as the tables' owner)
+        gov = build(db_url)
+        assert len(events(conn, gov.tenant)) > 0

@@ -66,6 +66,12 @@ def _init(args: argparse.Namespace) -> int:
         print(f"nothing to add: {project}/supabase holds every migration of supatenant {outcome.version}")
     elif outcome.previous:
         print(f"upgraded supatenant's migrations from {outcome.previous} to {outcome.version}")
+    if outcome.renumbered:
+        first, last = min(outcome.renumbered.values()), max(outcome.renumbered.values())
+        print(
+            f"supatenant's migrations sort before your newest, so they were added as versions {first} "
+            f"to {last}, after it; supabase/supatenant.json maps each to supatenant's own version"
+        )
     print(f"next: `supatenant up --database-url URL` (or `npx supabase db push`) in {project}")
     return 0
 

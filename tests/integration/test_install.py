@@ -9,6 +9,7 @@ takes the dependencies from its cache or PyPI.
 from __future__ import annotations
 
 import email
+import json
 import os
 import shutil
 import socket
@@ -30,20 +31,23 @@ REPO = bundle.root()
 SHIPPED = ("migrations", "rollbacks", "local", "tests", "seed.sql")
 
 APP_MIGRATIONS = {
-    # the app's own history, older than supatenant's, touching names supatenant does not use
-    "20240301120000_notes.sql": "create table if not exists public.notes (id bigint primary key, body text);\n"
+    # the app's own history, newer than supatenant's migrations (so `init` gives them new
+    # versions after these), touching names supatenant does not use
+    "20261215120000_notes.sql": "create table if not exists public.notes (id bigint primary key, body text);\n"
     "alter table public.notes enable row level security;\n",
-    "20240302120000_note_tags.sql": "create table if not exists public.note_tags "
+    "20261216120000_note_tags.sql": "create table if not exists public.note_tags "
     "(note_id bigint references public.notes (id), tag text, primary key (note_id, tag));\n"
     "alter table public.note_tags enable row level security;\n",
 }
 
 
-def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    command: list[str], cwd: Path, env: dict[str, str] | None = None, ok: tuple[int, ...] = (0,)
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         command, cwd=cwd, env=env, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL
     )
-    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
+    assert result.returncode in ok, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
     return result
 
 
@@ -168,12 +172,25 @@ def test_from_a_fresh_venv_base_install_then_local_extra_init_up_seed_and_store(
     env = env_for(user_env, DATABASE_URL=url)
 
     init = run(["supatenant", "init"], app, env).stdout
-    assert "added supabase/migrations/20260101000000_foundation.sql" in init
-    assert (app / "supabase" / "supatenant.json").is_file()
+    last_own = max(name.split("_", 1)[0] for name in APP_MIGRATIONS)
+    marker = json.loads((app / "supabase" / "supatenant.json").read_text())
+    installed = marker["versions"]
+    assert list(installed) == [m.version for m in bundle.migrations()]
+    assert all(new > last_own for new in installed.values()), "after the app's newest"
+    assert list(installed.values()) == sorted(installed.values()), "in supatenant's order"
+    names = {m.version: m.up.name.split("_", 1)[1] for m in bundle.migrations()}
+    for m in bundle.migrations():
+        assert m.down is not None
+        new_up = app / "supabase" / "migrations" / f"{installed[m.version]}_{names[m.version]}"
+        new_down = app / "supabase" / "rollbacks" / f"{installed[m.version]}_{m.down.name.split('_', 1)[1]}"
+        assert new_up.read_bytes() == m.up.read_bytes()
+        assert new_down.read_bytes() == m.down.read_bytes()
+        assert f"added supabase/migrations/{new_up.name}" in init
 
     up = run(["supatenant", "up"], app, env).stdout
-    for own in APP_MIGRATIONS:
-        assert f"Applying migration {own}" in up
+    applying = [line for line in up.splitlines() if line.startswith("Applying migration")]
+    order = [line.split()[-1].removesuffix("...") for line in applying]
+    assert order == [*APP_MIGRATIONS, *(f"{installed[v]}_{names[v]}" for v in installed)]
     assert up.splitlines()[-1] == url
 
     seeded = run(["python", "-m", "supatenant", "seed", "--preset", "tiny"], app, env).stdout
@@ -189,16 +206,33 @@ def test_from_a_fresh_venv_base_install_then_local_extra_init_up_seed_and_store(
     assert listed == sorted(head.tenant["slug"] for head in heads)
     with psycopg.connect(url) as conn:
         versions = {v for (v,) in conn.execute("select version from supabase_migrations.schema_migrations")}
-    assert {name.split("_", 1)[0] for name in APP_MIGRATIONS} <= versions
-    assert {m.version for m in bundle.migrations()} <= versions
+    assert versions == {name.split("_", 1)[0] for name in APP_MIGRATIONS} | set(installed.values())
+
+    # status reads the history against the renamed files; check's history rules pass on them
+    status = run(
+        ["supatenant", "status", "--database-url", url, "--server", url, "--format", "json"],
+        app,
+        env,
+        ok=(0, 1),
+    )
+    migrations = json.loads(status.stdout)["migrations"]
+    assert migrations["applied"] == migrations["files"] == len(versions)
+    assert migrations["pending"] == migrations["unknown"] == migrations["edited"] == []
+    assert migrations["older_than_newest_applied"] == []
+    check = run(["supatenant", "check", "--static-only", "--format", "json"], app, env, ok=(0, 1))
+    history = {"skipped-file", "duplicate-version", "version-out-of-order", "missing-rollback"}
+    ours = {f"supabase/migrations/{installed[v]}_{names[v]}" for v in installed}
+    found = [f for f in json.loads(check.stdout)["findings"] if f["rule"] in history]
+    assert [f for f in found if f["file"] in ours] == []
+    # the app's own migrations have no rollbacks: the rule ran and saw them
+    assert {f["file"] for f in found} == {f"supabase/migrations/{n}" for n in APP_MIGRATIONS}
 
     # gen is the repository's tool; rollback takes the installed rollbacks, keeping the app's
     gen = subprocess.run(["supatenant", "gen"], cwd=app, env=env, capture_output=True, text=True, check=False)
     assert gen.returncode == 1
     assert "npx supabase gen types" in gen.stderr
-    last_own = max(name.split("_", 1)[0] for name in APP_MIGRATIONS)
     undone = run(["supatenant", "rollback", "--to", last_own], app, env).stdout.splitlines()
-    assert undone == [f"rolled back {m.version}" for m in reversed(bundle.migrations())]
+    assert undone == [f"rolled back {v}" for v in reversed(installed.values())]
     with psycopg.connect(url) as conn:
         left = {t for (t,) in conn.execute("select tablename from pg_tables where schemaname = 'public'")}
     assert left == {"notes", "note_tags"}

@@ -18,17 +18,27 @@ from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 import pydantic
-from pydantic import BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BeforeValidator, ConfigDict, Field, Strict, ValidationError
 
 from supatenant.errors import FieldError, InvalidInput
 
 MAX_LIMIT = 1000
-Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]  # rows per call: 1 to MAX_LIMIT
+Limit = Annotated[int, Strict(), Field(ge=1, le=MAX_LIMIT)]  # rows per call: an int, 1 to MAX_LIMIT
+
+
+MONEY_PLACES = 6  # the columns hold money to the millionth (numeric(16, 6))
 
 
 def _not_a_float(value: Any) -> Any:
     if isinstance(value, float):
         raise ValueError("a float cannot hold an amount of money exactly: pass a Decimal, a str or an int")
+    if isinstance(value, Decimal | str):
+        try:
+            exponent = Decimal(value).as_tuple().exponent
+        except ArithmeticError:
+            return value  # not a number: the models say so, naming the field
+        if isinstance(exponent, int) and exponent < -MONEY_PLACES:
+            raise ValueError(f"an amount of money has at most {MONEY_PLACES} decimal places: {value}")
     return value
 
 

@@ -385,6 +385,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SupatenantError as e:
         print(f"supatenant: {e}", file=sys.stderr)
         return 1
+    except OSError as e:  # a path that cannot be written, a file in the way
+        print(f"supatenant: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # a database the command could not use (a bad URL, one that went away)
+        import psycopg
+
+        if not isinstance(e, psycopg.Error):
+            raise
+        print(f"supatenant: the database refused or could not be reached: {e}", file=sys.stderr)
+        return 1
     return code
 
 

@@ -36,6 +36,7 @@ from supatenant.errors import (
     InvalidToken,
     NotFound,
     PermissionDenied,
+    QuotaExceeded,
     SupatenantError,
     Unavailable,
     UnitOfWorkEnded,
@@ -49,6 +50,7 @@ _bearer = HTTPBearer(auto_error=False, description="a Supabase access token")
 # the status each error answers with; the first class an error is an instance of wins
 STATUS_BY_ERROR: tuple[tuple[type[SupatenantError], int], ...] = (
     (InvalidToken, status.HTTP_401_UNAUTHORIZED),
+    (QuotaExceeded, status.HTTP_429_TOO_MANY_REQUESTS),
     (NotFound, status.HTTP_404_NOT_FOUND),
     (PermissionDenied, status.HTTP_403_FORBIDDEN),
     (Conflict, status.HTTP_409_CONFLICT),

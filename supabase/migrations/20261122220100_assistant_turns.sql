@@ -611,9 +611,9 @@ begin
            metered_at = case when m.role = 'assistant' then pg_catalog.clock_timestamp() end
       from stale
      where m.tenant_id = stale.tenant_id and m.id = stale.id
-    returning m.*
+    returning m
   )
-  select coalesce(array_agg(f), '{}') into closed from failed f;
+  select coalesce(array_agg(f.m), '{}') into closed from failed f;
   if cardinality(closed) = 0 then
     return 0;
   end if;

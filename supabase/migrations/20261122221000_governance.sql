@@ -341,7 +341,7 @@ declare
   target public.users;
   anonymous uuid;
   pseudonym uuid := gen_random_uuid();
-  counts jsonb := '{}';
+  counts jsonb := '{}'::jsonb;
   account_deleted boolean := false;
   n bigint;
 begin

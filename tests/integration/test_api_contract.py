@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -138,3 +139,32 @@ def test_a_failed_call_in_a_unit_of_work_undoes_itself_only(db_url: str) -> None
         [feedback] = m1.feedback.list(message_id=answer.id)
         assert (feedback.rating, feedback.comment) == (-1, "second")
         assert all(m.email != "not-allowed@example.test" for m in service.members.list(tenant_id=t.tenant_id))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [
+        ({"cost_usd": 0.1}, "cost_usd"),  # a float: never money
+        ({"cost_usd": "0.1234567"}, "cost_usd"),  # finer than the column's millionth
+        ({"cost_usd": Decimal("1e-7")}, "cost_usd"),
+    ],
+)
+def test_money_is_exact_or_refused(db_url: str, arguments: dict[str, Any], field: str) -> None:
+    t = _make_tenancy(db_url)
+    with Store.connect(db_url, service_role=True, max_size=1) as service:
+        with pytest.raises(InvalidInput) as caught:
+            service.usage.increment(t.tenant_id, t.member["m1"], **arguments)
+        assert [d["field"] for d in caught.value.details] == [field]
+        assert service.usage.list(tenant_id=t.tenant_id) == []
+        row = service.usage.increment(t.tenant_id, t.member["m1"], cost_usd="0.123456")
+        assert row.cost_usd == Decimal("0.123456")
+
+
+def test_a_limit_is_an_int(db_url: str) -> None:
+    t = _make_tenancy(db_url)
+    with Store.connect(db_url, service_role=True, max_size=1) as service:
+        m1 = service.as_user(t.auth["m1"])
+        for bad in (True, "5", 5.0):
+            with pytest.raises(InvalidInput, match="limit"):
+                m1.conversations.list(limit=bad)  # type: ignore[arg-type]
+        assert m1.conversations.list(limit=5).items == []

@@ -25,6 +25,7 @@ from supatenant import (
     IdempotencyConflict,
     InvalidInput,
     MessageClosed,
+    NotFound,
     PermissionDenied,
     QuotaExceeded,
     Store,
@@ -229,7 +230,7 @@ def test_a_streamed_reply_grows_for_readers_completes_and_is_metered_once(
         assert list(usage_rows(conn, t.tenant_id).values()) == [(1, 812, 2000, Decimal("0.003125"))]
         before = usage_rows(conn, t.tenant_id)
     # closing again alike changes nothing; differently is refused; nor does text go in
-    with pytest.raises(InvalidInput, match="closed"):
+    with pytest.raises(MessageClosed, match="closed"):
         s.append("more")
     with psycopg.connect(url) as conn:
         conn.execute("set role service_role")
@@ -368,8 +369,21 @@ def test_members_neither_stream_nor_record_assistant_turns(url: str, t: Tenancy,
         member.messages.stream(t.conversations[0]).open()
     with pytest.raises(PermissionDenied):
         member.messages.record_turn(t.conversations[0], user_content="q", assistant_content="a")
-    # a back end working for one member cannot stream into a colleague's thread
-    with pytest.raises(PermissionDenied), back_end(service, t, 1).messages.stream(t.conversations[0]) as s:
+    # a back end working for one member cannot stream into a colleague's thread: to it, that
+    # thread is not there (the same answer as for one that does not exist)
+    with (
+        pytest.raises(NotFound, match="not found, or not yours"),
+        back_end(service, t, 1).messages.stream(t.conversations[0]) as s,
+    ):
+        s.append("x")
+    with pytest.raises(NotFound, match="not found, or not yours"):
+        back_end(service, t, 1).messages.record_turn(
+            t.conversations[0], user_content="q", assistant_content="a"
+        )
+    with (
+        pytest.raises(NotFound, match="not found, or not yours"),
+        back_end(service, t, 1).messages.stream(uuid.uuid4()) as s,
+    ):
         s.append("x")
     # the allowed actor succeeds
     with back_end(service, t, 0).messages.stream(t.conversations[0]) as s:

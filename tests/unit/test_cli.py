@@ -58,3 +58,21 @@ def test_seed_through_an_unreachable_project_says_so(capsys: pytest.CaptureFixtu
     code = cli.main(["seed", "--supabase-url", "http://127.0.0.1:1", "--service-role-key", "k"])
     assert code == 1
     assert "the project could not be reached" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["up", "--database-url", "garbage"],
+        ["maintain", "--database-url", "postgresql://nobody@127.0.0.1:1/none"],
+    ],
+)
+def test_a_database_the_command_cannot_use_is_a_message_not_a_traceback(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from supatenant import cli
+
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("supatenant: ")
+    assert "Traceback" not in err

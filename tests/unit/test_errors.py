@@ -32,3 +32,14 @@ def test_every_error_is_a_supatenant_error() -> None:
         errors.DatabaseUnreachable,
     ):
         assert issubclass(cls, errors.SupatenantError)
+
+
+def test_each_error_answers_with_its_http_status() -> None:
+    from supatenant.fastapi import status_for
+
+    assert status_for(errors.QuotaExceeded("over", "STQ01")) == 429
+    assert status_for(errors.MessageClosed("closed", "STC01")) == 409
+    assert status_for(errors.NotFound("gone")) == 404
+    assert status_for(errors.InvalidInput("bad")) == 422
+    assert status_for(errors.RejectedInput("bad", "23514")) == 422
+    assert status_for(errors.InvalidToken("bad")) == 401

@@ -147,7 +147,12 @@ class AsyncStore:
         audience, issuer) before any request is sent.
         """
         # imported here: supabase-py (the `supabase` extra) costs psycopg-only apps nothing
-        from supatenant._async.supabase import AsyncSupabaseBackend, rest_client
+        try:
+            from supatenant._async.supabase import AsyncSupabaseBackend, rest_client
+        except ImportError as e:
+            raise Unsupported(
+                f"a supabase-py store needs the SDK: pip install 'supatenant[supabase]' ({e})"
+            ) from e
 
         user = None
         if access_token is not None:

@@ -148,7 +148,12 @@ class Store:
         audience, issuer) before any request is sent.
         """
         # imported here: supabase-py (the `supabase` extra) costs psycopg-only apps nothing
-        from supatenant._sync.supabase import SupabaseBackend, rest_client
+        try:
+            from supatenant._sync.supabase import SupabaseBackend, rest_client
+        except ImportError as e:
+            raise Unsupported(
+                f"a supabase-py store needs the SDK: pip install 'supatenant[supabase]' ({e})"
+            ) from e
 
         user = None
         if access_token is not None:

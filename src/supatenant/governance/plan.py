@@ -16,7 +16,7 @@ from uuid import UUID
 
 from psycopg import sql
 
-from supatenant.project import supabase_dir
+from supatenant import bundle
 
 SubjectKind = Literal["tenant", "member", "conversation"]
 ExportFormat = Literal["jsonl", "csv", "markdown"]
@@ -191,8 +191,9 @@ def queries(subject: Subject, tables: list[Table]) -> list[Query]:
 
 
 def schema_version() -> str:
-    """The newest migration this package ships (the schema the export's columns come from)."""
-    versions = [p.name.split("_", 1)[0] for p in (supabase_dir() / "migrations").glob("*.sql")]
+    """The newest migration this package ships (the schema the export's columns come from),
+    read from the package itself: an app exports from wherever it runs."""
+    versions = [m.version for m in bundle.migrations()]
     return max(versions) if versions else "unknown"
 
 

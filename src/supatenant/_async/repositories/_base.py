@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound=BaseModel)
 
 
+def not_found(e: PermissionDenied | InvalidReference, what: str) -> NotFound:
+    return NotFound(f"{what}: not found, or not yours ({e})", e.sqlstate)
+
+
 class AsyncRepository:
     # whether a store working for one member (``for_member``) may use this repository: its
     # service-role rights must not reach beyond that member's threads
@@ -71,13 +75,28 @@ class AsyncRepository:
         try:
             return await self._one(op, model, what)
         except (PermissionDenied, InvalidReference) as e:
-            raise NotFound(f"{what}: not found, or not yours ({e})", e.sqlstate) from e
+            raise not_found(e, what) from e
+
+    async def _run_into(self, op: Op, what: str) -> Result:
+        """:meth:`_into` for a call whose rows the caller reads itself (a database function)."""
+        try:
+            return await self._run(op, what)
+        except (PermissionDenied, InvalidReference) as e:
+            raise not_found(e, what) from e
 
     def _member_turns_only(self, role: str, what: str) -> None:
         """A member's own store adds ``user`` turns only: the rest are the back end's (the
         database refuses them too; refused here, the refusal is told apart from a missing row)."""
         if role != "user" and self._store.acting_for is None and self._store.acts_as_user:
             raise PermissionDenied(f"not allowed: {what}: a member adds user turns only", "42501")
+
+    def _back_end_only(self, what: str) -> None:
+        """Streams and recorded turns are the back end's (the service role): a member's own
+        store is refused by role, before anything is sent."""
+        if self._store.acts_as_user:
+            raise PermissionDenied(
+                f"not allowed: {what}: assistant turns are written by the back end", "42501"
+            )
 
     async def _one(self, op: Op, model: type[M], what: str) -> M:
         """The single row ``op`` returns; an update or delete that matched nothing is NotFound."""

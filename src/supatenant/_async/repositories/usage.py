@@ -3,11 +3,11 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from supatenant._async.repositories._base import AsyncRepository
+from supatenant._edge import Money
 from supatenant.models import (
     CloseStaleStreamsArgs,
     DailyUsage,
@@ -39,7 +39,7 @@ class AsyncUsage(AsyncRepository):
         *,
         prompt_tokens: int = 0,
         completion_tokens: int = 0,
-        cost_usd: Decimal | float | str = 0,
+        cost_usd: Money = 0,
         request_count: int = 1,
         usage_date: date | None = None,
     ) -> UsageMetricsRow:

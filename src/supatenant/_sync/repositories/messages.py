@@ -117,6 +117,7 @@ class Messages(Repository):
         ends, fails when it raises. ``reserve_tokens`` are held against the tenant's monthly
         quota while it streams; opening over the plan's limits raises QuotaExceeded."""
         what = f"stream into conversation {conversation_id}"
+        self._back_end_only(what)
         if isinstance(reserve_tokens, bool) or not isinstance(reserve_tokens, int):
             raise InvalidInput(f"{what}: reserve_tokens is a whole number")
         if not 0 <= reserve_tokens <= 2**31 - 1:
@@ -153,8 +154,9 @@ class Messages(Repository):
         """The user's turn and the assistant's reply with its usage, in one transaction (usage
         added to usage_metrics with it). With ``idempotency_key`` a retry returns the first
         turn and adds nothing; the same key with a different turn raises IdempotencyConflict."""
-        scope = self._scope()
         what = f"record a turn in conversation {conversation_id}"
+        self._back_end_only(what)
+        scope = self._scope()
         given = {
             "p_tenant_id": scope.tenant_id,
             "p_conversation_id": conversation_id,
@@ -166,7 +168,8 @@ class Messages(Repository):
             **usage_args(prompt_tokens, completion_tokens, cost_usd, latency_ms),
         }
         args = to_json(RecordTurnArgs, {k: v for k, v in given.items() if v is not None}, what)
-        rows = self._all(Call("record_turn", args), Message, what)
+        found = self._run_into(Call("record_turn", args), what)
+        rows = [Message.model_validate(row) for row in found.rows]
         if len(rows) != 2:
             raise InvalidInput(f"{what}: the turn's messages were removed since it was recorded")
         return Turn(rows[0], rows[1])

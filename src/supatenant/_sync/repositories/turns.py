@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from supatenant._edge import Money
-from supatenant.errors import InvalidInput, SupatenantError
+from supatenant.errors import InvalidInput, MessageClosed, SupatenantError
 from supatenant.models import (
     AppendMessageTextArgs,
     ClosedStatus,
@@ -116,7 +116,8 @@ class MessageStream:
 
     def _call(self, function: str, args: dict[str, Any], returns: Any, what: str) -> Any:
         self.round_trips += 1
-        return self._repo._run(Call(function, args, returns), what)
+        # a conversation (or message) missing or not the member's: NotFound, as everywhere
+        return self._repo._run_into(Call(function, args, returns), what)
 
     def open(self) -> Message:
         """Open the message as ``streaming`` (the context manager does this on entry)."""
@@ -134,7 +135,7 @@ class MessageStream:
         pass its size limit, and (MessageClosed) once the message is closed."""
         message = self._opened()
         if self.closed:
-            raise InvalidInput(f"message {message.id} is closed and takes no more text")
+            raise MessageClosed(f"message {message.id} is closed and takes no more text", "STC01")
         size = len(text.encode())
         if self._stored_bytes + self._pending_bytes + size > MAX_CONTENT_BYTES:
             raise InvalidInput(f"message {message.id} would pass {MAX_CONTENT_BYTES} bytes of text")

@@ -4,10 +4,10 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from supatenant._edge import Money
 from supatenant._sync.repositories._base import Repository
 from supatenant.models import (
     CloseStaleStreamsArgs,
@@ -40,7 +40,7 @@ class Usage(Repository):
         *,
         prompt_tokens: int = 0,
         completion_tokens: int = 0,
-        cost_usd: Decimal | float | str = 0,
+        cost_usd: Money = 0,
         request_count: int = 1,
         usage_date: date | None = None,
     ) -> UsageMetricsRow:

@@ -404,6 +404,12 @@ begin
     'account_deleted', account_deleted,
     'audit_events_pseudonymised', private.pseudonymise_audit(
       p_tenant_id, array[p_member_id, target.auth_id], array[target.email], pseudonym));
+  -- the person is gone from every tenant: so is their account id and address from the events
+  -- other tenants keep of them (a membership added there and removed before)
+  if account_deleted then
+    perform private.pseudonymise_audit(o.tenant_id, array[target.auth_id], array[target.email], pseudonym)
+       from (select distinct e.tenant_id from public.audit_events e where e.tenant_id <> p_tenant_id) o;
+  end if;
   perform private.write_audit(p_tenant_id, 'member.erase', 'member', pseudonym, null, counts);
   -- the summaries hold the member's ids until refreshed
   perform public.refresh_summaries();

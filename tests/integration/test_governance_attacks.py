@@ -18,7 +18,7 @@ Conn = psycopg.Connection[Any]
 
 def test_no_member_row_passes_for_the_erased_members_row(db_url: str) -> None:
     gov = build(db_url)
-    with psycopg.connect(db_url) as conn:
+    with psycopg.connect(db_url, autocommit=True) as conn:
         for address in (
             "Erased-members@supatenant.invalid",
             "erased-members@SUPATENANT.invalid",
@@ -78,7 +78,7 @@ def test_an_erasure_pseudonymises_values_whole_and_rewrites_no_other_event(db_ur
         'a@b", "role": "owner',
         'quote"in@gov.example',
     ]
-    with psycopg.connect(db_url) as conn:
+    with psycopg.connect(db_url, autocommit=True) as conn:
         before: list[tuple[Any, ...]] = []
         for address in crafted:
             with conn.transaction():
@@ -136,14 +136,14 @@ def test_a_plan_limit_tells_nothing_to_someone_outside_the_tenant(db_url: str) -
 def test_an_export_record_names_only_the_subject_it_was_allowed(db_url: str) -> None:
     gov: Gov = build(db_url)
     statement = "select record_export('tenant', %s, %s, 'jsonl', '{}')"
-    with psycopg.connect(db_url) as conn:
+    with psycopg.connect(db_url, autocommit=True) as conn:
         assert sqlstate_as(conn, gov.who("owner"), statement, gov.tenant, gov.other) == "P0002"
         assert sqlstate_as(conn, gov.who("owner"), statement, gov.tenant, gov.tenant) is None
         assert sqlstate_as(conn, gov.who("owner"), statement, gov.tenant, None) is None
 
 
 def test_no_api_role_moves_the_audit_sequence(db_url: str) -> None:
-    with psycopg.connect(db_url) as conn:
+    with psycopg.connect(db_url, autocommit=True) as conn:
         for role in ("anon", "authenticated"):
             for privilege in ("USAGE", "UPDATE", "SELECT"):
                 allowed = conn.execute(
@@ -153,3 +153,34 @@ def test_no_api_role_moves_the_audit_sequence(db_url: str) -> None:
         # the log still numbers its events (the triggers write them as the tables' owner)
         gov = build(db_url)
         assert len(events(conn, gov.tenant)) > 0
+
+
+def test_an_erased_persons_address_leaves_other_tenants_events_too(db_url: str) -> None:
+    gov = build(db_url)
+    person, address = uuid.uuid4(), f"leaver-{uuid.uuid4().hex[:8]}@gov.example"
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("insert into auth.users (id, email) values (%s, %s)", (person, address))
+        # a membership in the other tenant, added and removed by the service role
+        with conn.transaction():
+            conn.execute("set local role service_role")
+            elsewhere = conn.execute(
+                "insert into users (tenant_id, auth_id, email) values (%s, %s, %s) returning id",
+                (gov.other, person, address),
+            ).fetchone()
+            assert elsewhere is not None
+            conn.execute("delete from users where tenant_id = %s and id = %s", (gov.other, elsewhere[0]))
+        member = conn.execute(
+            "insert into users (tenant_id, auth_id, email) values (%s, %s, %s) returning id",
+            (gov.tenant, person, address),
+        ).fetchone()
+        assert member is not None
+        assert address in json.dumps([[str(x) for x in e] for e in events(conn, gov.other)])
+        with conn.transaction():
+            act_as(conn, gov.who("admin"))
+            conn.execute("select erase_member(%s, %s)", (gov.tenant, member[0]))
+        for tenant in (gov.tenant, gov.other):
+            dump = json.dumps([[str(x) for x in e] for e in events(conn, tenant)])
+            assert address not in dump
+            assert str(person) not in dump
+        # the other tenant's events of its own people are as they were
+        assert gov.email["outsider"] in json.dumps([[str(x) for x in e] for e in events(conn, gov.other)])

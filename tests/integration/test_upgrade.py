@@ -44,13 +44,13 @@ def newer_versions() -> list[str]:
     )
 
 
-def previous_project(tmp_path: Path) -> Path:
-    """A copy of the project as the previous main had it: migrations up to PREVIOUS."""
+def previous_project(tmp_path: Path, version: str = PREVIOUS) -> Path:
+    """A copy of the project as main had it at ``version``: migrations up to it."""
     project = tmp_path / "previous"
     shutil.copytree(supabase_dir(), project / "supabase", ignore=shutil.ignore_patterns(".temp", ".branches"))
     for folder in ("migrations", "rollbacks"):
         for path in (project / "supabase" / folder).glob("*.sql"):
-            if path.name.split("_", 1)[0] > PREVIOUS:
+            if path.name.split("_", 1)[0] > version:
                 path.unlink()
     return project
 

@@ -6,7 +6,6 @@ usage, and rolling back gives that schema and those rows back.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,24 +16,19 @@ import pytest
 from psycopg import sql
 
 from supatenant import database
-from supatenant.project import supabase_dir
 from supatenant.seeding.load import seed_database
 from supatenant.seeding.plan import ANCHOR, PRESETS
-from tests.integration.test_upgrade import TABLES, schema_fingerprint, snapshot, table_columns
+from tests.integration.test_upgrade import (
+    TABLES,
+    previous_project,
+    schema_fingerprint,
+    snapshot,
+    table_columns,
+)
 from tests.integration.world import key
 
 PREVIOUS = "20261122210000"
 Conn = psycopg.Connection[Any]
-
-
-def previous_project(tmp_path: Path) -> Path:
-    project = tmp_path / "previous"
-    shutil.copytree(supabase_dir(), project / "supabase", ignore=shutil.ignore_patterns(".temp", ".branches"))
-    for folder in ("migrations", "rollbacks"):
-        for path in (project / "supabase" / folder).glob("*.sql"):
-            if path.name.split("_", 1)[0] > PREVIOUS:
-                path.unlink()
-    return project
 
 
 def write_ties(conn: Conn) -> UUID:
@@ -76,7 +70,7 @@ def test_the_upgrade_numbers_threads_in_their_old_order_loses_nothing_and_rolls_
 ) -> None:
     url = fresh_database()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SUPATENANT_PROJECT_DIR", str(previous_project(tmp_path)))
+        mp.setenv("SUPATENANT_PROJECT_DIR", str(previous_project(tmp_path, PREVIOUS)))
         database.prepare(url)
     seed_database(url, PRESETS["tiny"], 1, ANCHOR)
     with psycopg.connect(url) as conn:

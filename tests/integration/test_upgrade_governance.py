@@ -11,7 +11,6 @@ version gives back that schema with the data intact.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from uuid import UUID
@@ -25,20 +24,10 @@ from supatenant.backends.postgres import act_as
 from supatenant.project import supabase_dir
 from supatenant.seeding.load import seed_database
 from supatenant.seeding.plan import ANCHOR, PRESETS
-from tests.integration.test_upgrade import schema_fingerprint, snapshot, table_columns
+from tests.integration.test_upgrade import previous_project, schema_fingerprint, snapshot, table_columns
 from tests.integration.world import key
 
 PREVIOUS = "20261122210000"
-
-
-def previous_project(tmp_path: Path) -> Path:
-    project = tmp_path / "previous"
-    shutil.copytree(supabase_dir(), project / "supabase", ignore=shutil.ignore_patterns(".temp", ".branches"))
-    for folder in ("migrations", "rollbacks"):
-        for path in (project / "supabase" / folder).glob("*.sql"):
-            if path.name.split("_", 1)[0] > PREVIOUS:
-                path.unlink()
-    return project
 
 
 def write_rows(conn: psycopg.Connection[tuple[object, ...]]) -> dict[str, UUID]:
@@ -89,7 +78,7 @@ def test_the_governance_upgrade_keeps_the_data_works_on_old_rows_and_rolls_back(
     assert "20261122221000" in new
     url = fresh_database()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SUPATENANT_PROJECT_DIR", str(previous_project(tmp_path)))
+        mp.setenv("SUPATENANT_PROJECT_DIR", str(previous_project(tmp_path, PREVIOUS)))
         database.prepare(url)
     _, seeding = seed_database(url, PRESETS["tiny"], 1, ANCHOR)
     with psycopg.connect(url) as conn:

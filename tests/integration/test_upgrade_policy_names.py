@@ -4,7 +4,6 @@ policy names that fit PostgreSQL's 63 bytes, and rolling that back exactly."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,14 @@ from supatenant.auth import Identity
 from supatenant.project import supabase_dir
 from supatenant.seeding.load import seed_database
 from supatenant.seeding.plan import ANCHOR, PRESETS
-from tests.integration.test_upgrade import THREADS, rows_as, schema_fingerprint, snapshot, table_columns
+from tests.integration.test_upgrade import (
+    THREADS,
+    previous_project,
+    rows_as,
+    schema_fingerprint,
+    snapshot,
+    table_columns,
+)
 
 PREVIOUS = "20261122210000"
 RENAMED = "20261122222000"
@@ -34,16 +40,6 @@ NEW = {
     ("messages", "Members read messages of their own conversations, admins all"),
     ("feedback", "Members read their own feedback, admins all in their tenant"),
 }
-
-
-def _project_up_to(tmp_path: Path, version: str) -> Path:
-    project = tmp_path / "previous"
-    shutil.copytree(supabase_dir(), project / "supabase", ignore=shutil.ignore_patterns(".temp", ".branches"))
-    for folder in ("migrations", "rollbacks"):
-        for path in (project / "supabase" / folder).glob("*.sql"):
-            if path.name.split("_", 1)[0] > version:
-                path.unlink()
-    return project
 
 
 def _policies(url: str) -> set[tuple[str, str]]:
@@ -90,7 +86,7 @@ def test_the_upgrade_renames_the_cut_off_policies_and_rolls_back(
 ) -> None:
     url = fresh_database()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SUPATENANT_PROJECT_DIR", str(_project_up_to(tmp_path, PREVIOUS)))
+        mp.setenv("SUPATENANT_PROJECT_DIR", str(previous_project(tmp_path, PREVIOUS)))
         database.prepare(url)
     _, seeding = seed_database(url, PRESETS["tiny"], 1, ANCHOR)
     seeded = [seeding.tenant(n) for n in range(len(seeding.heads))]

@@ -585,6 +585,30 @@ $$;
 comment on function public.record_turn(uuid, uuid, text, text, uuid, text, bigint, bigint, numeric, bigint, text) is
   'Writes a user turn and the assistant reply with its usage (added to usage_metrics) in one transaction, within quota (STQ01). With an idempotency key a retry returns the first messages and adds nothing; the key with another payload is refused (STK01). Service role only.';
 
+-- A streaming message deleted before it closed (an erased conversation or member, retention)
+-- gives its reservation back: nothing else ever would.
+create or replace function private.release_deleted_reservations()
+returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+begin
+  update private.tenant_daily_usage d
+     set reserved_tokens = d.reserved_tokens - r.tokens, reserved_requests = d.reserved_requests - r.requests
+    from (
+      select o.tenant_id, (o.created_at at time zone 'utc')::date as usage_date,
+             sum(o.reserved_tokens) as tokens, count(*) as requests
+        from gone o where o.status = 'streaming' and o.reserved_tokens is not null group by 1, 2
+    ) r
+   where d.tenant_id = r.tenant_id and d.usage_date = r.usage_date;
+  return null;
+end
+$$;
+comment on function private.release_deleted_reservations() is 'Trigger: the reservations of streaming messages deleted before they closed go back to their tenant''s day.';
+revoke all on function private.release_deleted_reservations() from public;
+create or replace trigger messages_release_reservations after delete on public.messages
+  referencing old table as gone for each statement execute function private.release_deleted_reservations();
+
 create or replace function public.close_stale_streams(p_idle_for interval default '10 minutes')
 returns integer
 language plpgsql volatile security definer

@@ -10,6 +10,8 @@ end
 $$;
 drop function if exists public.tenant_quota(uuid);
 drop function if exists public.close_stale_streams(interval);
+drop trigger if exists messages_release_reservations on public.messages;
+drop function if exists private.release_deleted_reservations();
 drop function if exists public.record_turn(uuid, uuid, text, text, uuid, text, bigint, bigint, numeric, bigint, text);
 drop function if exists public.close_message(uuid, uuid, text, text, bigint, bigint, numeric, bigint, uuid, text);
 drop function if exists public.append_message_text(uuid, uuid, text, uuid);

@@ -184,3 +184,30 @@ def test_an_erased_persons_address_leaves_other_tenants_events_too(db_url: str) 
             assert str(person) not in dump
         # the other tenant's events of its own people are as they were
         assert gov.email["outsider"] in json.dumps([[str(x) for x in e] for e in events(conn, gov.other)])
+
+
+def test_an_erased_stream_gives_its_reservation_back(db_url: str) -> None:
+    gov = build(db_url)
+    conversation = gov.conversations["m1.0"]
+
+    def reserved(conn: Conn) -> Any:
+        conn.execute("select set_config('role', 'service_role', true)")
+        row = conn.execute("select tokens_reserved from tenant_quota(%s)", (gov.tenant,)).fetchone()
+        conn.execute("select set_config('role', 'none', true)")
+        return row[0] if row else None
+
+    with psycopg.connect(db_url) as conn, conn.transaction(force_rollback=True):
+        # a plan with a token limit, so streams reserve (all undone at the end)
+        conn.execute("update private.plans set monthly_tokens = 1000000000 where plan = 'enterprise'")
+        conn.execute("update tenants set plan = 'enterprise' where id = %s", (gov.tenant,))
+        before = reserved(conn)
+        conn.execute("select set_config('role', 'service_role', true)")
+        conn.execute(
+            "select open_message(%s, %s, %s, 'assistant', 'm', 90000)",
+            (gov.tenant, conversation, gov.member["m1"]),
+        )
+        conn.execute("select set_config('role', 'none', true)")
+        assert reserved(conn) == before + 90000
+        act_as(conn, gov.who("admin"))
+        conn.execute("select erase_conversation(%s, %s)", (gov.tenant, conversation))
+        assert reserved(conn) == before  # nothing left holding the tenant's quota

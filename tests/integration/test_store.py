@@ -235,6 +235,9 @@ def test_search_finds_words_in_the_callers_tenant_only(act: Callable[[str], Stor
     assert [m.id for m in m1.messages.search("invoice charged")] == [hit.id]
     assert [m.content for m in outsider.messages.search("invoice")] == ["invoice charged twice as well"]
     assert m1.messages.search("invoice -charged") == []
+    # a query with no word to look for finds nothing (not every message the caller can read)
+    for nothing in ("", "   ", "the", "a an the", "!!", '""'):
+        assert m1.messages.search(nothing) == [], nothing
 
 
 def test_feedback_is_rated_changed_summarised_and_removed(

@@ -364,9 +364,10 @@ def _problems(report: Report) -> list[str]:
             problems.append(f"materialized view {v['view']} was never refreshed")
         elif v["stale_rows"]:
             problems.append(f"materialized view {v['view']} is stale: {v['stale_rows']} rows differ")
-    for job in report["cron"]["expected"]:
-        if not job["scheduled"]:
-            problems.append(f"no pg_cron job runs '{job['job']}'")
+    if report["cron"]["installed"]:  # without pg_cron the jobs run elsewhere: a note, not a problem
+        for job in report["cron"]["expected"]:
+            if not job["scheduled"]:
+                problems.append(f"no pg_cron job runs '{job['job']}'")
     for ix in report["indexes"]["missing"]:
         problems.append(f"{ix['table']}.{ix['column']} is read by policies but no index holds it")
     return problems
@@ -400,7 +401,16 @@ def collect(target_url: str, server_url: str, project: Path, as_user: uuid.UUID 
             if as_user is not None:
                 report["as"] = _as_user(conn, as_user)
     report["problems"] = _problems(report)
+    report["notes"] = _notes(report)
     return report
+
+
+def _notes(report: Report) -> list[str]:
+    """What to know that is not a fault: the maintenance jobs pg_cron would run, without it."""
+    if report["cron"]["installed"]:
+        return []
+    jobs = ", ".join(f"'{job['job']}'" for job in report["cron"]["expected"])
+    return [f"pg_cron is not installed: run {jobs} from a scheduler of your own (`supatenant maintain`)"]
 
 
 def _bytes(n: int) -> str:
@@ -504,6 +514,7 @@ def render_text(report: Report) -> str:
         )
     lines.append("")
     problems = report["problems"]
+    lines.extend(f"note: {n}" for n in report["notes"])
     lines.append("healthy" if not problems else f"{len(problems)} problems:")
     lines.extend(f"  - {p}" for p in problems)
     return "\n".join(lines) + "\n"

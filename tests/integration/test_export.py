@@ -230,6 +230,12 @@ def test_the_export_command(
     as_m1 = [*base, "--as-user", str(gov.auth["m1"])]
     assert main([*as_m1, "--member", str(gov.member["m2"]), "--output", str(tmp_path / "no.jsonl")]) == 1
     assert "not found, or not visible to you" in capsys.readouterr().err
+    # a refused export leaves nothing behind, and an export never overwrites
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["csv", "m1.jsonl", "t.md"]
+    before = out.read_bytes()
+    assert main([*base, "--member", str(gov.member["m1"]), "--output", str(out)]) == 2
+    assert "never overwrites" in capsys.readouterr().err
+    assert out.read_bytes() == before
 
 
 def test_the_maintain_command(

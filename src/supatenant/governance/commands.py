@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from supatenant.governance.plan import FORMATS
@@ -48,40 +50,64 @@ def export(args: argparse.Namespace) -> int:
         return 2
     url: str = args.database_url
     output = Path(args.output)
-    with Store.connect(url, service_role=args.as_user is None, auth_user_id=args.as_user) as store:
-        subject = {"tenant_id": args.tenant, "member_id": args.member, "conversation_id": args.conversation}
-        bar = Bar(f"export {args.format}")
-        if args.format == "csv":
-            output.mkdir(parents=True, exist_ok=True)
-            files: dict[str, Path] = {}
-            current = None
-            handle = None
-            try:
-                for table, chunk in store.export.csv(**subject, progress=bar):
-                    if table != current:
-                        if handle is not None:
-                            handle.close()
-                        files[table] = output / f"{table}.csv"
-                        handle = files[table].open("wb")
-                        current = table
-                    assert handle is not None
-                    handle.write(chunk)
-            finally:
-                if handle is not None:
-                    handle.close()
+    if output.exists():
+        print(f"supatenant: {output} exists: an export never overwrites, choose a new path", file=sys.stderr)
+        return 2
+    # written next to its place under another name, moved there whole when the export is done:
+    # a refused or broken export leaves nothing behind
+    partial = output.with_name(output.name + ".partial")
+    try:
+        with Store.connect(url, service_role=args.as_user is None, auth_user_id=args.as_user) as store:
+            subject = {
+                "tenant_id": args.tenant,
+                "member_id": args.member,
+                "conversation_id": args.conversation,
+            }
+            bar = Bar(f"export {args.format}")
+            files = _write_export(store, args.format, subject, partial, bar)
+            partial.rename(output)
             bar.done()
-            print(f"exported {sum(bar.counts.values()):,} rows to {len(files)} files in {output}/")
-            return 0
-        with output.open("wb") as f:
-            if args.format == "jsonl":
-                for data in store.export.jsonl(**subject, progress=bar):
-                    f.write(data)
-            else:
-                for text in store.export.markdown(**subject, progress=bar):
-                    f.write(text.encode())
-        bar.done()
-        print(f"exported {sum(bar.counts.values()):,} rows to {output}")
+    finally:
+        if partial.is_dir():
+            shutil.rmtree(partial)
+        else:
+            partial.unlink(missing_ok=True)
+    rows = sum(bar.counts.values())
+    where = f"{files} files in {output}/" if args.format == "csv" else str(output)
+    print(f"exported {rows:,} rows to {where}")
     return 0
+
+
+def _write_export(store: Any, format: str, subject: dict[str, Any], path: Path, bar: Bar) -> int:
+    """The export into ``path`` (a folder of one CSV file per table, or one file); returns how
+    many files were written."""
+    if format == "csv":
+        path.mkdir(parents=True)
+        files: dict[str, Path] = {}
+        current = None
+        handle = None
+        try:
+            for table, chunk in store.export.csv(**subject, progress=bar):
+                if table != current:
+                    if handle is not None:
+                        handle.close()
+                    files[table] = path / f"{table}.csv"
+                    handle = files[table].open("xb")
+                    current = table
+                assert handle is not None
+                handle.write(chunk)
+        finally:
+            if handle is not None:
+                handle.close()
+        return len(files)
+    with path.open("xb") as f:
+        if format == "jsonl":
+            for data in store.export.jsonl(**subject, progress=bar):
+                f.write(data)
+        else:
+            for text in store.export.markdown(**subject, progress=bar):
+                f.write(text.encode())
+    return 1
 
 
 def maintain(args: argparse.Namespace) -> int:

@@ -54,3 +54,16 @@ def test_enumerated_arguments_are_literals_of_the_schema() -> None:
     for alias, model, field in pairs:
         generated = typing.get_args(model.model_fields[field].annotation)
         assert set(typing.get_args(alias)) == set(generated), field
+
+
+def test_refined_results_keep_the_generated_fields_and_drop_none() -> None:
+    """Function results are nullable to the catalog; the refined models say what never is."""
+    from supatenant.models import Membership, NewInvitation
+    from supatenant.models._generated import InviteMemberResult, MyMembershipsResult
+
+    for refined, generated in ((NewInvitation, InviteMemberResult), (Membership, MyMembershipsResult)):
+        assert set(refined.model_fields) == set(generated.model_fields)
+        assert all(f.is_required() for f in refined.model_fields.values())
+        assert type(None) not in {
+            a for f in refined.model_fields.values() for a in typing.get_args(f.annotation)
+        }

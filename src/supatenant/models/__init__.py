@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from supatenant._edge import field_errors, invalid, text_problems
@@ -63,8 +64,27 @@ FeedbackSummary = MessageFeedbackSummaryResult
 MonthlyUsage = MonthlyUsageSummaryResult
 DailyUsage = CurrentDayUsageRow
 Invitation = InvitationsRow
-NewInvitation = InviteMemberResult  # the invitation's id, its single-use token and expiry
-Membership = MyMembershipsResult
+
+
+class NewInvitation(InviteMemberResult):
+    """invite_member()'s row: the invitation's id, its single-use token and expiry, all set.
+    (A function's result columns are nullable to the catalog; these never are.)"""
+
+    invitation_id: UUID
+    token: str
+    expires_at: AwareDatetime
+
+
+class Membership(MyMembershipsResult):
+    """One of my_memberships(): a tenant of the signed-in user and their membership in it."""
+
+    tenant_id: UUID
+    tenant_name: str
+    tenant_slug: str
+    member_id: UUID
+    role: Role
+
+
 Quota = TenantQuotaResult  # a tenant's live month-to-date usage beside its plan's limits
 MessageStatus = Literal["streaming", "complete", "failed", "cancelled"]
 ClosedStatus = Literal["complete", "failed", "cancelled"]

@@ -109,6 +109,11 @@ class MessageStream:
     def id(self) -> UUID:
         return self._opened().id
 
+    @property
+    def result(self) -> Message:
+        """The message as it stands (after the block: as closed); InvalidInput before it opens."""
+        return self._opened()
+
     def _opened(self) -> Message:
         if self.message is None:
             raise InvalidInput("the stream is not open: use it as a context manager, or call open()")

@@ -67,3 +67,17 @@ def test_refined_results_keep_the_generated_fields_and_drop_none() -> None:
         assert type(None) not in {
             a for f in refined.model_fields.values() for a in typing.get_args(f.annotation)
         }
+
+
+def test_importing_the_package_loads_no_store_until_one_is_used() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, supatenant\n"
+        "print(sorted(m for m in ('pydantic', 'psycopg', 'supatenant._sync.store') if m in sys.modules))\n"
+        "supatenant.Store\n"
+        "print('supatenant._sync.store' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["[]", "True"]

@@ -30,7 +30,7 @@ MONEY_PLACES = 6  # the columns hold money to the millionth (numeric(16, 6))
 
 
 def _not_a_float(value: Any) -> Any:
-    if isinstance(value, float):
+    if isinstance(value, float | bool):
         raise ValueError("a float cannot hold an amount of money exactly: pass a Decimal, a str or an int")
     if isinstance(value, Decimal | str):
         try:
@@ -44,6 +44,22 @@ def _not_a_float(value: Any) -> Any:
 
 # an amount of money: exact, never a float (the column is numeric)
 Money = Annotated[Decimal | str | int, BeforeValidator(_not_a_float)]
+MAX_MONEY = Decimal("9999999999.999999")  # numeric(16, 6)
+
+
+def exact_money(value: Any, field: str = "cost_usd") -> Decimal:
+    """``value`` as the exact amount the money columns hold, from 0 to :data:`MAX_MONEY`;
+    anything else (a float, a finer fraction, not a number) is InvalidInput naming ``field``."""
+    try:
+        amount = Decimal(_not_a_float(value))
+    except (ValueError, TypeError, ArithmeticError) as e:
+        raise invalid(
+            field, [FieldError(field=field, message=str(e) or "not a number", type="money")]
+        ) from None
+    if not amount.is_finite() or not 0 <= amount <= MAX_MONEY:
+        problem = FieldError(field=field, message=f"from 0 to {MAX_MONEY}, not {value!r}", type="money")
+        raise invalid(field, [problem])
+    return amount
 
 
 class Unset(enum.Enum):

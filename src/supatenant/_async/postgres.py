@@ -35,15 +35,6 @@ AsyncPool = AsyncConnectionPool[psycopg.AsyncConnection[DictRow]]
 log = logging.getLogger("supatenant.postgres")
 
 
-def _not_the_aborted_pipeline(record: logging.LogRecord) -> bool:
-    # a statement that fails in a pipeline aborts the rest of it; psycopg then reports that
-    # ending the pipeline failed too, after the error this backend raises as a typed one
-    return not record.getMessage().startswith("error ignored terminating")
-
-
-logging.getLogger("psycopg").addFilter(_not_the_aborted_pipeline)
-
-
 async def _checkout(conn: psycopg.AsyncConnection[DictRow]) -> None:
     """The pool's ``check``, run as it hands a connection out (after it went back, anyone
     holding it could have used it).

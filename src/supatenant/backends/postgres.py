@@ -7,6 +7,7 @@ The settings end with the transaction, so a pooled connection carries nothing ov
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,6 +23,15 @@ ACT_AS = (
     " set_config('request.jwt.claim.sub', '', true), set_config('request.jwt.claim.role', '', true),"
     " set_config('request.jwt.claim', '', true)"
 )
+
+
+def _not_the_aborted_pipeline(record: logging.LogRecord) -> bool:
+    # a statement that fails in a pipeline aborts the rest of it; psycopg then reports that
+    # ending the pipeline failed too, after the error the backends raise as a typed one
+    return not record.getMessage().startswith("error ignored terminating")
+
+
+logging.getLogger("psycopg").addFilter(_not_the_aborted_pipeline)
 
 
 def connection_lost(e: psycopg.Error) -> bool:

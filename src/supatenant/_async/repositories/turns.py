@@ -6,12 +6,12 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from supatenant._edge import Money
+from supatenant._edge import Money, exact_money
 from supatenant.errors import InvalidInput, MessageClosed, SupatenantError
 from supatenant.models import (
     AppendMessageTextArgs,
@@ -59,15 +59,7 @@ def usage_args(
             raise InvalidInput(f"{name} is a whole number from 0 to 2147483647, not {value!r}")
         out[f"p_{name}"] = value
     if cost_usd is not None:
-        if isinstance(cost_usd, float | bool):
-            raise InvalidInput("cost_usd is a Decimal or a string, never a float")
-        try:
-            cost = Decimal(cost_usd)
-        except (InvalidOperation, TypeError, ValueError) as e:
-            raise InvalidInput(f"cost_usd is not a number: {cost_usd!r}") from e
-        if not cost.is_finite() or cost < 0 or cost != cost.quantize(Decimal("0.000001")) or cost >= 10**10:
-            raise InvalidInput(f"cost_usd is from 0 to 9999999999.999999, to the millionth: {cost_usd!r}")
-        out["p_cost_usd"] = cost
+        out["p_cost_usd"] = exact_money(cost_usd)
     return out
 
 

@@ -229,28 +229,33 @@ revoke all on function private.remove_rows(text, text, uuid[], integer) from pub
 
 -- An erased person's id, auth id and email replaced by the pseudonym in their tenant's
 -- events (subject, actor, and the before/after images).
--- An audit image (a row's changed columns, a flat JSON object) with every value that is one
--- of the given ids or email addresses (compared whole, emails without regard to case)
--- replaced by the pseudonym; nothing else in it changes.
+-- An audit image (a row's changed columns, or a function's details) with every value, at any
+-- depth, that is one of the given ids or email addresses (compared whole, emails without
+-- regard to case) replaced by the pseudonym; nothing else in it changes.
 create or replace function private.pseudonymise_image(
   p_image jsonb, p_ids text[], p_emails text[], p_pseudonym uuid
 )
 returns jsonb
-language sql immutable
+language plpgsql immutable
 set search_path = ''
 as $$
-  select case
-    when p_image is null or pg_catalog.jsonb_typeof(p_image) <> 'object' then p_image
-    else coalesce((
-      select pg_catalog.jsonb_object_agg(j.key, case
-        when pg_catalog.jsonb_typeof(j.value) = 'string'
-         and ((j.value #>> '{}') = any(p_ids) or pg_catalog.lower(j.value #>> '{}') = any(p_emails))
-        then pg_catalog.to_jsonb(p_pseudonym::text)
-        else j.value end)
-      from pg_catalog.jsonb_each(p_image) j), '{}'::jsonb)
-  end
+begin
+  if p_image is null then
+    return null;
+  elsif pg_catalog.jsonb_typeof(p_image) = 'object' then
+    return coalesce((select pg_catalog.jsonb_object_agg(j.key, private.pseudonymise_image(j.value, p_ids, p_emails, p_pseudonym))
+                       from pg_catalog.jsonb_each(p_image) j), '{}'::jsonb);
+  elsif pg_catalog.jsonb_typeof(p_image) = 'array' then
+    return coalesce((select pg_catalog.jsonb_agg(private.pseudonymise_image(a.value, p_ids, p_emails, p_pseudonym) order by a.n)
+                       from pg_catalog.jsonb_array_elements(p_image) with ordinality a(value, n)), '[]'::jsonb);
+  elsif pg_catalog.jsonb_typeof(p_image) = 'string'
+        and ((p_image #>> '{}') = any(p_ids) or pg_catalog.lower(p_image #>> '{}') = any(p_emails)) then
+    return pg_catalog.to_jsonb(p_pseudonym::text);
+  end if;
+  return p_image;
+end
 $$;
-comment on function private.pseudonymise_image(jsonb, text[], text[], uuid) is 'An audit image with each value equal to one of the ids or (any case) emails replaced by the pseudonym.';
+comment on function private.pseudonymise_image(jsonb, text[], text[], uuid) is 'An audit image with each value, at any depth, equal to one of the ids or (any case) emails replaced by the pseudonym.';
 revoke all on function private.pseudonymise_image(jsonb, text[], text[], uuid) from public;
 
 -- An erased person's id, auth id and email replaced by the pseudonym in their tenant's
@@ -278,9 +283,11 @@ begin
          before = private.pseudonymise_image(e.before, ids, emails, p_pseudonym),
          after = private.pseudonymise_image(e.after, ids, emails, p_pseudonym)
    where e.tenant_id = p_tenant_id
+     -- only events about or by the person, known by an id of theirs: an address alone could
+     -- be someone else's (another member, another tenant's) and their events are not touched
      and (e.subject_id = any(p_ids) or e.actor_member_id = any(p_ids) or e.actor_auth_id = any(p_ids)
-          or private.pseudonymise_image(e.before, ids, emails, p_pseudonym) is distinct from e.before
-          or private.pseudonymise_image(e.after, ids, emails, p_pseudonym) is distinct from e.after);
+          or private.pseudonymise_image(e.before, ids, '{}', p_pseudonym) is distinct from e.before
+          or private.pseudonymise_image(e.after, ids, '{}', p_pseudonym) is distinct from e.after);
   get diagnostics rewritten = row_count;
   perform pg_catalog.set_config('supatenant.audit_rewrite', 'off', true);
   return rewritten;
@@ -331,6 +338,24 @@ comment on function private.reserve_own_addresses() is 'Trigger: only the tables
 revoke all on function private.reserve_own_addresses() from public;
 create or replace trigger users_reserve_own_addresses before insert or update of email on public.users
   for each row execute function private.reserve_own_addresses();
+
+-- Nor is anyone invited at such an address: accepting would link an account to the row.
+create or replace function private.refuse_reserved_invitations()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if pg_catalog.lower(new.email) like '%@supatenant.invalid' then
+    raise exception 'addresses at supatenant.invalid are reserved' using errcode = '23514';
+  end if;
+  return new;
+end
+$$;
+comment on function private.refuse_reserved_invitations() is 'Trigger: no invitation to an address at supatenant.invalid (the "Erased members" row''s).';
+revoke all on function private.refuse_reserved_invitations() from public;
+create or replace trigger invitations_refuse_reserved before insert or update of email on public.invitations
+  for each row execute function private.refuse_reserved_invitations();
 
 create or replace function public.erase_member(p_tenant_id uuid, p_member_id uuid)
 returns jsonb
@@ -584,7 +609,8 @@ as $$
 begin
   perform public.authorize_export(p_kind, p_tenant_id, p_subject_id);
   if p_format not in ('jsonl', 'csv', 'markdown') or jsonb_typeof(p_row_counts) is distinct from 'object'
-     or octet_length(p_row_counts::text) > 4096 then
+     or octet_length(p_row_counts::text) > 4096
+     or exists (select 1 from pg_catalog.jsonb_each(p_row_counts) j where pg_catalog.jsonb_typeof(j.value) <> 'number') then
     raise exception 'format is jsonl, csv or markdown; row counts a small JSON object' using errcode = '22023';
   end if;
   return private.write_audit(p_tenant_id, 'export', p_kind, coalesce(p_subject_id, p_tenant_id), null,

@@ -19,6 +19,8 @@ drop function if exists public.redact_message(uuid, uuid, text);
 drop function if exists public.erase_tenant(uuid);
 drop function if exists public.erase_conversation(uuid, uuid);
 drop function if exists public.erase_member(uuid, uuid);
+drop trigger if exists invitations_refuse_reserved on public.invitations;
+drop function if exists private.refuse_reserved_invitations();
 drop trigger if exists users_reserve_own_addresses on public.users;
 drop function if exists private.reserve_own_addresses();
 drop function if exists private.erased_members_row(uuid);

@@ -211,3 +211,63 @@ def test_an_erased_stream_gives_its_reservation_back(db_url: str) -> None:
         act_as(conn, gov.who("admin"))
         conn.execute("select erase_conversation(%s, %s)", (gov.tenant, conversation))
         assert reserved(conn) == before  # nothing left holding the tenant's quota
+
+
+def test_an_erasure_touches_no_event_of_someone_else_with_the_same_address(db_url: str) -> None:
+    gov = build(db_url)
+    address = f"carol-{uuid.uuid4().hex[:8]}@victim.example"
+    person = uuid.uuid4()
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        # the other tenant's own Carol, with no account: their events are theirs
+        with conn.transaction():
+            act_as(conn, gov.who("outsider_admin"))
+            conn.execute(
+                "insert into users (tenant_id, email, role) values (%s, %s, 'member')", (gov.other, address)
+            )
+        theirs = events(conn, gov.other)
+        # someone signs up with that address, joins tenant T, and is erased (account and all)
+        conn.execute("insert into auth.users (id, email) values (%s, %s)", (person, address))
+        member = conn.execute(
+            "insert into users (tenant_id, auth_id, email) values (%s, %s, %s) returning id",
+            (gov.tenant, person, address),
+        ).fetchone()
+        assert member is not None
+        with conn.transaction():
+            act_as(conn, gov.who("admin"))
+            result = conn.execute("select erase_member(%s, %s)", (gov.tenant, member[0])).fetchone()
+        assert result is not None
+        assert result[0]["account_deleted"] is True
+        assert events(conn, gov.other) == theirs  # nothing of the other tenant's log changed
+        assert address not in json.dumps([[str(x) for x in e] for e in events(conn, gov.tenant)])
+
+
+def test_nobody_is_invited_at_a_reserved_address(db_url: str) -> None:
+    gov = build(db_url)
+    invite = "select invite_member(%s, %s, 'member', '1 day')"
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for address in ("Erased-Members@SUPATENANT.invalid", "anyone@supatenant.invalid"):
+            assert sqlstate_as(conn, gov.who("admin"), invite, gov.tenant, address) == "23514"
+        assert sqlstate_as(conn, gov.who("admin"), invite, gov.tenant, "welcome@gov.example") is None
+
+
+def test_nested_values_are_pseudonymised_and_export_records_hold_only_counts(db_url: str) -> None:
+    gov = build(db_url)
+    m2, address = gov.member["m2"], gov.email["m2"].lower()
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        note = json.dumps({"note": {"who": address}})
+        record = "select record_export('member', %s, %s, 'jsonl', %s::jsonb)"
+        assert sqlstate_as(conn, gov.who("m2"), record, gov.tenant, m2, note) == "22023"  # not a count
+        assert sqlstate_as(conn, gov.who("m2"), record, gov.tenant, m2, '{"messages": 3}') is None
+        with conn.transaction():  # a nested value in an event of theirs, by its owner's hand
+            act_as(conn, gov.who("owner"))
+            conn.execute(
+                "update tenants set settings = settings || %s::jsonb where id = %s",
+                (json.dumps({"contact": {"email": address, "member": str(m2)}}), gov.tenant),
+            )
+            conn.execute("update tenants set settings = settings - 'contact' where id = %s", (gov.tenant,))
+        with conn.transaction():
+            act_as(conn, gov.who("admin"))
+            conn.execute("select erase_member(%s, %s)", (gov.tenant, m2))
+        dump = json.dumps([[str(x) for x in e] for e in events(conn, gov.tenant)])
+        assert str(m2) not in dump
+        assert address not in dump.lower()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Literal
+from typing import Annotated, Generic, Literal, TypeVar
 from uuid import UUID
 
 from fastapi import Depends, FastAPI, Query, Request, status
@@ -22,7 +22,10 @@ from pydantic import BaseModel, Field
 from supatenant import AsyncStore
 from supatenant.fastapi import StoreDependency, install_error_handlers
 from supatenant.models import Conversation, FeedbackRow, Member, Message
+from supatenant.paging import Page
 from supatenant.settings import Settings
+
+Row = TypeVar("Row", bound=BaseModel)
 
 
 class NewConversation(BaseModel):
@@ -38,9 +41,25 @@ class NewRating(BaseModel):
     comment: str | None = Field(default=None, max_length=2_000)
 
 
+class PageOut(BaseModel, Generic[Row]):
+    """A page as JSON: its cursors go back to the client as they are, and come back as
+    ``after``/``before`` query parameters (supatenant validates them)."""
+
+    items: list[Row]
+    next: str | None
+    previous: str | None
+    has_more: bool
+
+    @classmethod
+    def of(cls, page: Page[Row]) -> PageOut[Row]:
+        return cls(items=page.items, next=page.next, previous=page.previous, has_more=page.has_more)
+
+
 class ThreadOut(BaseModel):
     conversation: Conversation
     messages: list[Message]
+    next: str | None  # older messages: GET /conversations/{id}/messages?after=next
+    has_more: bool
 
 
 class Turn(BaseModel):
@@ -55,6 +74,7 @@ async def caller(request: Request) -> AsyncStore:
 
 
 Caller = Annotated[AsyncStore, Depends(caller)]
+Limit = Annotated[int, Query(ge=1, le=100)]
 
 
 def reply_to(question: str) -> str:
@@ -85,9 +105,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/conversations")
     async def conversations(
-        store: Caller, limit: Annotated[int, Query(ge=1, le=100)] = 20
-    ) -> list[Conversation]:
-        return (await store.conversations.list(limit=limit)).items
+        store: Caller, limit: Limit = 20, after: str | None = None, before: str | None = None
+    ) -> PageOut[Conversation]:
+        page = await store.conversations.list(limit=limit, after=after, before=before)
+        return PageOut[Conversation].of(page)
 
     @app.post("/conversations", status_code=status.HTTP_201_CREATED)
     async def create_conversation(store: Caller, body: NewConversation) -> Conversation:
@@ -96,7 +117,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/conversations/{conversation_id}")
     async def thread(store: Caller, conversation_id: UUID) -> ThreadOut:
         found = await store.conversations.thread(conversation_id)
-        return ThreadOut(conversation=found.conversation, messages=found.messages)
+        return ThreadOut(
+            conversation=found.conversation, messages=found.messages, next=found.next, has_more=found.has_more
+        )
+
+    @app.get("/conversations/{conversation_id}/messages")
+    async def messages(
+        store: Caller,
+        conversation_id: UUID,
+        limit: Limit = 50,
+        after: str | None = None,
+        before: str | None = None,
+    ) -> PageOut[Message]:
+        page = await store.messages.list(conversation_id, limit=limit, after=after, before=before)
+        return PageOut[Message].of(page)
 
     @app.post("/conversations/{conversation_id}/messages", status_code=status.HTTP_201_CREATED)
     async def ask(store: Caller, conversation_id: UUID, body: NewMessage) -> Turn:

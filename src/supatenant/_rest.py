@@ -60,9 +60,16 @@ def request(client: Any, op: Op) -> Any:
     table = client.from_(op.table)
     if isinstance(op, Select):
         columns = ",".join(op.columns) or "*"
+        if op.embed is not None:  # resource embedding: related rows in the same request
+            columns += f",{op.embed.table}({','.join(op.embed.columns)})"
         builder = _filters(table.select(columns, count=CountMethod.exact if op.count else None), op.where)
         for o in op.order:
             builder = builder.order(o.column, desc=o.descending)
+        if op.embed is not None:
+            for o in op.embed.order:
+                builder = builder.order(o.column, desc=o.descending, foreign_table=op.embed.table)
+            if op.embed.limit is not None:
+                builder = builder.limit(op.embed.limit, foreign_table=op.embed.table)
         if op.single:
             return builder.single()
         return builder.limit(op.limit) if op.limit is not None else builder

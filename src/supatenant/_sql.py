@@ -7,7 +7,20 @@ from typing import Any
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from supatenant.ops import AllOf, AnyOf, Call, Cmp, Condition, Delete, Insert, Op, Select, Update
+from supatenant.ops import (
+    AllOf,
+    AnyOf,
+    Call,
+    Cmp,
+    Condition,
+    Delete,
+    Embed,
+    Insert,
+    Op,
+    Order,
+    Select,
+    Update,
+)
 
 Statement = tuple[sql.Composed, list[Any]]
 
@@ -58,19 +71,68 @@ def _columns(columns: tuple[str, ...]) -> sql.Composable:
     return sql.SQL(", ").join(map(sql.Identifier, columns)) if columns else sql.SQL("*")
 
 
+def _order(order: tuple[Order, ...], table: str | None = None) -> sql.Composable:
+    if not order:
+        return sql.SQL("")
+    return sql.SQL(" order by ") + sql.SQL(", ").join(
+        sql.SQL("{} desc" if o.descending else "{}").format(
+            sql.Identifier(table, o.column) if table else sql.Identifier(o.column)
+        )
+        for o in order
+    )
+
+
+def _limit(limit: int | None) -> sql.Composable:
+    return sql.SQL(" limit {}").format(sql.Literal(limit)) if limit is not None else sql.SQL("")
+
+
 def select(op: Select) -> Statement:
     params: list[Any] = []
     query = sql.SQL("select {} from {}").format(_columns(op.columns), _table(op.table))
-    query += _where(op.where, params)
-    if op.order:
-        query += sql.SQL(" order by ") + sql.SQL(", ").join(
-            sql.SQL("{} desc" if o.descending else "{}").format(sql.Identifier(o.column)) for o in op.order
-        )
-    if op.single:
-        query += sql.SQL(" limit 2")  # a second row means "not exactly one"
-    elif op.limit is not None:
-        query += sql.SQL(" limit {}").format(sql.Literal(op.limit))
+    query += _where(op.where, params) + _order(op.order)
+    # with single, a second row means "not exactly one"
+    query += _limit(2 if op.single else op.limit)
+    if op.embed is not None:
+        query = _embedded(query, op.embed)
     return query, params
+
+
+def _embedded(parent: sql.Composable, embed: Embed) -> sql.Composed:
+    """``parent``'s rows, each joined to its embedded rows (one statement, one snapshot):
+    a row per embedded row, its columns named ``<table>.<column>``; :func:`nest` folds them."""
+    child = sql.SQL("select {} from {} where {}").format(
+        _columns(embed.columns),
+        _table(embed.table),
+        sql.SQL(" and ").join(
+            sql.SQL("{} = {}").format(sql.Identifier(embed.table, mine), sql.Identifier("parent", theirs))
+            for mine, theirs in embed.on
+        ),
+    )
+    child += _order(embed.order, embed.table) + _limit(embed.limit)
+    named = sql.SQL(", ").join(
+        sql.SQL("{} as {}").format(sql.Identifier("child", c), sql.Identifier(f"{embed.table}.{c}"))
+        for c in embed.columns
+    )
+    return sql.SQL("select parent.*, {} from ({}) parent left join lateral ({}) child on true{}").format(
+        named, parent, child, _order(embed.order, "child")
+    )
+
+
+def nest(op: Select, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of an embedding select folded back to one per parent, its embedded rows in a
+    list under the embedded table's name (as PostgREST returns them)."""
+    if op.embed is None:
+        return rows
+    prefix = f"{op.embed.table}."
+    parents: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        own = {k: v for k, v in row.items() if not k.startswith(prefix)}
+        key = tuple(own[theirs] for _, theirs in op.embed.on)  # what identifies the parent
+        parent = parents.setdefault(key, {**own, op.embed.table: []})
+        child = {k[len(prefix) :]: v for k, v in row.items() if k.startswith(prefix)}
+        if any(v is not None for v in child.values()):  # a parent with none: one row of nulls
+            parent[op.embed.table].append(child)
+    return list(parents.values())
 
 
 def count(op: Select) -> Statement:

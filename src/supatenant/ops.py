@@ -46,6 +46,19 @@ class Order:
 
 
 @dataclass(frozen=True)
+class Embed:
+    """Rows of ``table`` that belong to each selected row, read by the same statement (so in
+    the same snapshot) and returned in a list under the key ``table``: PostgREST's resource
+    embedding. ``on`` pairs each of its columns with the selected row's column it refers to."""
+
+    table: str
+    on: tuple[tuple[str, str], ...]
+    columns: tuple[str, ...]
+    order: tuple[Order, ...] = ()
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
 class Select:
     table: str
     where: tuple[Condition, ...] = ()
@@ -54,6 +67,7 @@ class Select:
     single: bool = False  # exactly one row, else NotFound
     count: bool = False  # also report how many rows match, ignoring limit
     columns: tuple[str, ...] = ()  # the columns read; () reads all
+    embed: Embed | None = None  # related rows read with each row, under the key embed.table
 
 
 @dataclass(frozen=True)

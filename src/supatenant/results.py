@@ -22,3 +22,10 @@ class Thread:
 
     conversation: Conversation
     messages: list[Message]
+    # when older messages exist: pass as ``messages.list(conversation.id, after=thread.next)``
+    next: str | None = None
+
+    @property
+    def has_more(self) -> bool:
+        """Whether older messages than these exist (``next`` then leads to them)."""
+        return self.next is not None

@@ -151,7 +151,7 @@ def test_turns_written_in_one_transaction_keep_their_order(url: str, t: Tenancy,
     first = member.messages.list(t.conversations[1], limit=4)
     assert [m.seq for m in first.items] == [6, 5, 4, 3]
     assert first.next is not None
-    rest = member.messages.list(t.conversations[1], limit=4, before=first.next)
+    rest = member.messages.list(t.conversations[1], limit=4, after=first.next)
     assert [m.seq for m in rest.items] == [2, 1]
     assert rest.next is None
 

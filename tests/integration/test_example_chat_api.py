@@ -68,13 +68,13 @@ def test_a_member_converses_and_a_colleague_sees_nothing_of_it(client: TestClien
         "Why was I charged?",
         "You asked: Why was I charged?",
     ]
-    assert conv in [c["id"] for c in client.get("/conversations", headers=m1).json()]
+    assert conv in [c["id"] for c in client.get("/conversations", headers=m1).json()["items"]]
     answer_id = turn.json()["answer"]["id"]
     assert client.put(f"/messages/{answer_id}/feedback", json={"rating": 1}, headers=m1).status_code == 200
 
     missing = str(uuid.uuid4())
     for someone in (m2, outsider):
-        assert conv not in [c["id"] for c in client.get("/conversations", headers=someone).json()]
+        assert conv not in [c["id"] for c in client.get("/conversations", headers=someone).json()["items"]]
         # a colleague's conversation answers exactly like one that does not exist
         for path in (f"/conversations/{conv}", f"/conversations/{missing}"):
             assert client.get(path, headers=someone).status_code == 404
@@ -96,7 +96,7 @@ def test_a_member_converses_and_a_colleague_sees_nothing_of_it(client: TestClien
 
 def test_bad_input_is_422_and_writes_nothing(client: TestClient, world: World) -> None:
     m1 = bearer(world.actors["m1"].auth_id)
-    before = len(client.get("/conversations", params={"limit": 100}, headers=m1).json())
+    before = len(client.get("/conversations", params={"limit": 100}, headers=m1).json()["items"])
     assert client.get("/conversations/not-a-uuid", headers=m1).status_code == 422
     assert client.get("/conversations", params={"limit": 0}, headers=m1).status_code == 422
     assert client.post("/conversations", json={"title": "x" * 201}, headers=m1).status_code == 422
@@ -106,7 +106,7 @@ def test_bad_input_is_422_and_writes_nothing(client: TestClient, world: World) -
         "question"
     ]["id"]
     assert client.put(f"/messages/{msg}/feedback", json={"rating": 0}, headers=m1).status_code == 422
-    assert len(client.get("/conversations", params={"limit": 100}, headers=m1).json()) == before + 1
+    assert len(client.get("/conversations", params={"limit": 100}, headers=m1).json()["items"]) == before + 1
 
 
 def test_the_tenant_header_picks_a_membership_the_user_has(client: TestClient, world: World) -> None:
@@ -118,3 +118,29 @@ def test_the_tenant_header_picks_a_membership_the_user_has(client: TestClient, w
     assert other.status_code == 404
     assert other.json()["error"] == "NotFound"
     assert client.get("/me", headers={**bearer(m1.auth_id), "X-Tenant-Id": "nope"}).status_code == 422
+
+
+def test_cursors_travel_through_the_api_as_they_are(client: TestClient, world: World) -> None:
+    m1, m2 = bearer(world.actors["m1"].auth_id), bearer(world.actors["m2"].auth_id)
+    conv = client.post("/conversations", json={"title": "paged"}, headers=m1).json()["id"]
+    for n in range(3):
+        client.post(f"/conversations/{conv}/messages", json={"content": f"q{n}"}, headers=m1)
+    first = client.get(f"/conversations/{conv}/messages", params={"limit": 4}, headers=m1).json()
+    assert first["has_more"]
+    assert [m["content"] for m in first["items"]][1::2] == ["q2", "q1"]
+    rest = client.get(
+        f"/conversations/{conv}/messages", params={"limit": 4, "after": first["next"]}, headers=m1
+    ).json()
+    assert [m["content"] for m in rest["items"]] == ["You asked: q0", "q0"]
+    assert not rest["has_more"]
+    # the thread's cursor leads to the same older messages
+    thread = client.get(f"/conversations/{conv}", headers=m1).json()
+    assert not thread["has_more"]
+    # an altered cursor is a 422 naming the parameter; a colleague gets nothing with a real one
+    altered = first["next"][:-2] + ("AA" if not first["next"].endswith("AA") else "BB")
+    bad = client.get(f"/conversations/{conv}/messages", params={"after": altered}, headers=m1)
+    assert bad.status_code == 422
+    assert "after" in bad.text
+    theirs = client.get(f"/conversations/{conv}/messages", params={"after": first["next"]}, headers=m2)
+    assert theirs.status_code == 200
+    assert theirs.json()["items"] == []

@@ -14,7 +14,7 @@ import types
 import typing
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from supatenant import AsyncStore, Store, SupatenantError
 from supatenant._edge import Unset
-from supatenant.paging import Cursor
+from supatenant.paging import Position, write_cursor
 from tests.blocking import Blocking
 from tests.integration.test_store import Tenancy, _make_tenancy
 
@@ -112,11 +112,9 @@ def _typed(tp: Any, world: World) -> st.SearchStrategy[Any]:
     if tp is date:
         return st.dates()
     if tp is datetime:
-        return st.datetimes(timezones=st.sampled_from([None, *[__import__("datetime").UTC]]))
+        return st.datetimes(timezones=st.sampled_from([None, UTC]))
     if tp is timedelta:
         return st.timedeltas()
-    if tp is Cursor:
-        return st.builds(Cursor, st.datetimes(timezones=st.just(__import__("datetime").UTC)), st.uuids())
     if tp is Unset:
         return st.just(Unset.UNSET)
     if origin is dict or tp is dict:
@@ -124,6 +122,22 @@ def _typed(tp: Any, world: World) -> st.SearchStrategy[Any]:
     if origin in (list, Iterable) or tp is list:
         return st.lists(JSON, max_size=3)
     return GARBAGE
+
+
+def cursors(world: World) -> st.SearchStrategy[Any]:
+    """Cursors as a client may send them: well-formed ones of any list and position (other
+    conversations' among them), cut or altered ones, and garbage."""
+    well_formed = st.builds(
+        Position,
+        st.sampled_from(["conversations", "messages"]),
+        st.one_of(st.integers(0, 2**63 - 1), st.datetimes(timezones=st.just(UTC))),
+        st.one_of(st.sampled_from(world.ids), st.uuids()),
+        st.one_of(st.none(), st.sampled_from(world.ids)),
+    ).map(write_cursor)
+    altered = st.tuples(well_formed, st.integers(0, 120), st.text(max_size=3)).map(
+        lambda c: c[0][: c[1]] + c[2]
+    )
+    return st.one_of(st.none(), well_formed, altered, for_type(str, world))
 
 
 def arguments(fn: Callable[..., Any], world: World) -> st.SearchStrategy[tuple[list[Any], dict[str, Any]]]:
@@ -138,7 +152,10 @@ def arguments(fn: Callable[..., Any], world: World) -> st.SearchStrategy[tuple[l
                 continue
             if p.default is not inspect.Parameter.empty and draw(st.booleans()):
                 continue  # left to its default
-            value = draw(for_type(hints.get(name, Any), world))
+            strategy = (
+                cursors(world) if name in ("after", "before") else for_type(hints.get(name, Any), world)
+            )
+            value = draw(strategy)
             if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and not named:
                 positional.append(value)
             else:

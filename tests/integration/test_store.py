@@ -204,7 +204,7 @@ def test_messages_append_in_order_and_page_backwards(
     first = m1.messages.list(conv.id, limit=2)
     assert [m.content for m in first.items] == ["turn 4", "turn 3"]
     assert first.next is not None
-    rest = m1.messages.list(conv.id, limit=10, before=first.next)
+    rest = m1.messages.list(conv.id, limit=10, after=first.next)
     assert [m.content for m in rest.items] == ["turn 2", "turn 1", "turn 0"]
     assert rest.next is None
     thread = m1.conversations.thread(conv.id, limit=3)
@@ -573,3 +573,89 @@ def test_only_a_service_store_acts_for_others(act: Callable[[str], Store], t: Te
     with pytest.raises(Unsupported):
         m1.for_member(t.tenant_id, t.member["m2"])
     assert m1.me().id == t.member["m1"]  # the store itself is untouched
+
+
+def test_pages_go_on_with_after_and_back_with_before(act: Callable[[str], Store]) -> None:
+    m1 = act("m1")
+    made = [m1.conversations.create(f"thread {i}") for i in range(7)]
+    newest_first = [c.id for c in reversed(made)]
+    first = m1.conversations.list(limit=3)
+    assert first.previous is None
+    assert first.has_more
+    second = m1.conversations.list(limit=3, after=first.next)
+    assert [c.id for c in second.items] == newest_first[3:6]
+    assert second.previous is not None
+    back = m1.conversations.list(limit=3, before=second.previous)
+    assert [c.id for c in back.items] == [c.id for c in first.items]
+    assert back.previous is None  # the first page again: nothing before it
+    last = m1.conversations.list(limit=3, after=second.next)
+    assert [c.id for c in last.items] == newest_first[6:]
+    assert not last.has_more
+    assert last.next is None
+    # messages: the same names, the same two directions
+    back_end_free = made[0].id
+    for i in range(5):
+        m1.messages.append(back_end_free, role="user", content=f"turn {i}")
+    page = m1.messages.list(back_end_free, limit=2)
+    older = m1.messages.list(back_end_free, limit=2, after=page.next)
+    assert [m.content for m in older.items] == ["turn 2", "turn 1"]
+    newer = m1.messages.list(back_end_free, limit=2, before=older.previous)
+    assert [m.content for m in newer.items] == ["turn 4", "turn 3"]
+
+
+def test_a_cursor_is_refused_on_another_list_or_when_altered(act: Callable[[str], Store]) -> None:
+    m1 = act("m1")
+    a, b = m1.conversations.create("a"), m1.conversations.create("b")
+    for conv in (a, b):
+        for i in range(3):
+            m1.messages.append(conv.id, role="user", content=f"{conv.title} {i}")
+    of_a = m1.messages.list(a.id, limit=1).next
+    assert of_a is not None
+    assert [m.content for m in m1.messages.list(a.id, limit=1, after=of_a).items] == ["a 1"]
+    with pytest.raises(InvalidInput, match="another conversation") as refused:
+        m1.messages.list(b.id, limit=1, after=of_a)
+    assert refused.value.details[0]["field"] == "after"
+    of_conversations = m1.conversations.list(limit=1).next
+    assert of_conversations is not None
+    with pytest.raises(InvalidInput, match="another list"):
+        m1.messages.list(a.id, after=of_conversations)
+    with pytest.raises(InvalidInput, match="not a cursor"):
+        m1.messages.list(a.id, after=of_a[:-1])
+    with pytest.raises(InvalidInput, match="not both"):
+        m1.messages.list(a.id, after=of_a, before=of_a)
+
+
+def test_a_thread_is_one_statement_and_leads_on_to_older_messages(
+    act: Callable[[str], Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    m1, m2 = act("m1"), act("m2")
+    conv = m1.conversations.create("long")
+    for i in range(5):
+        m1.messages.append(conv.id, role="user", content=f"turn {i}")
+    if isinstance(m1, Store):  # the async store is generated from the same source
+        ops: list[Any] = []
+        run = m1.backend.run
+
+        def counted(op: Any, what: str) -> Any:
+            ops.append(op)
+            return run(op, what)
+
+        monkeypatch.setattr(m1.backend, "run", counted)
+        m1.conversations.thread(conv.id, limit=3)
+        monkeypatch.undo()
+        assert len(ops) == 1  # conversation and messages read by one statement: one snapshot
+    thread = m1.conversations.thread(conv.id, limit=3)
+    assert [m.content for m in thread.messages] == ["turn 2", "turn 3", "turn 4"]
+    assert thread.has_more
+    assert thread.next is not None
+    older = m1.messages.list(conv.id, after=thread.next)
+    assert [m.content for m in older.items] == ["turn 1", "turn 0"]
+    whole = m1.conversations.thread(conv.id, limit=5)
+    assert not whole.has_more
+    assert len(whole.messages) == 5
+    empty = m1.conversations.thread(m1.conversations.create("empty").id)
+    assert empty.messages == []
+    assert not empty.has_more
+    # a colleague's thread: not found, with the messages
+    with pytest.raises(NotFound):
+        m2.conversations.thread(conv.id)

@@ -9,7 +9,9 @@ from typing import Any, cast
 
 import pytest
 
-from supatenant import AsyncMessageStream, Cursor, QuotaExceeded, Store
+from supatenant import AsyncMessageStream, QuotaExceeded, Store
+from supatenant.models import Message
+from supatenant.paging import Position, read_cursor
 from tests.blocking import Blocking
 from tests.unit.test_supabase_wire import MEMBER, NOW, TENANT, Wire, member, open_store, wire
 
@@ -142,9 +144,41 @@ def test_a_thread_pages_back_by_seq(member: Store, wire: Wire) -> None:
     rows = [message_row(seq=n, status="complete") for n in (9, 8, 7)]
     wire.reply(200, rows)
     page = member.messages.list(CONV, limit=2)
-    assert page.next == Cursor(8, uuid.UUID(rows[1]["id"]))
+    assert page.next is not None
+    assert read_cursor(page.next, kind="messages", within=CONV, field="after", what="") == Position(
+        "messages", 8, uuid.UUID(rows[1]["id"]), CONV
+    )
     wire.reply(200, [])
-    member.messages.list(CONV, limit=2, before=page.next)
+    member.messages.list(CONV, limit=2, after=page.next)
     first, second = wire.sent
     assert ("order", "seq.desc,id.desc") in first.query
     assert ("or", f'(seq.lt."8",and(seq.eq."8",id.lt."{rows[1]["id"]}"))') in second.query
+
+
+def test_a_thread_is_one_request_embedding_its_latest_messages(member: Store, wire: Wire) -> None:
+    conversation = {
+        "id": str(CONV),
+        "tenant_id": str(TENANT),
+        "user_id": str(MEMBER),
+        "title": "t",
+        "metadata": {},
+        "is_archived": False,
+        "message_count": 3,
+        "last_message_at": None,
+        "created_at": "2026-11-22T00:00:00+00:00",
+        "updated_at": "2026-11-22T00:00:00+00:00",
+    }
+    latest = [message_row(seq=n, status="complete") for n in (3, 2, 1)]
+    wire.reply(200, {**conversation, "messages": latest})
+    thread = member.conversations.thread(CONV, limit=2)
+    [sent] = wire.sent  # one request: PostgREST reads both in one statement, one snapshot
+    query = dict(sent.query)
+    assert query["select"].endswith(",messages(" + ",".join(Message.model_fields) + ")")
+    assert query["messages.order"] == "seq.desc,id.desc"
+    assert query["messages.limit"] == "3"
+    assert query["id"] == f"eq.{CONV}"
+    assert sent.headers["accept"] == "application/vnd.pgrst.object+json"
+    assert [m.seq for m in thread.messages] == [2, 3]
+    assert thread.has_more
+    assert thread.next is not None
+    assert read_cursor(thread.next, kind="messages", within=CONV, field="after", what="").at == 2

@@ -28,7 +28,6 @@ from supabase.lib.client_options import AsyncClientOptions, SyncClientOptions
 from supatenant import (
     AsyncStore,
     Conflict,
-    Cursor,
     InvalidInput,
     NotFound,
     PermissionDenied,
@@ -36,6 +35,7 @@ from supatenant import (
     Unavailable,
 )
 from supatenant.models import Conversation, Tenant, UsageIncrement
+from supatenant.paging import Position, read_cursor
 from tests.blocking import Blocking
 
 URL = "http://project.test"
@@ -224,7 +224,10 @@ def test_list_pages_by_keyset_and_reads_the_total_from_content_range(member: Sto
     page = member.conversations.list(limit=2, with_total=True, title_contains="50%_off")
     assert page.total == 7
     assert [str(c.id) for c in page.items] == [rows[0]["id"], rows[1]["id"]]
-    assert page.next == Cursor(datetime(2026, 11, 22, tzinfo=UTC), uuid.UUID(rows[1]["id"]))
+    assert page.next is not None
+    assert read_cursor(page.next, kind="conversations", within=None, field="after", what="") == Position(
+        "conversations", datetime(2026, 11, 22, tzinfo=UTC), uuid.UUID(rows[1]["id"])
+    )
     counted, listed = wire.sent
     assert counted.headers["prefer"] == "count=exact"
     assert ("limit", "0") in counted.query
@@ -236,7 +239,7 @@ def test_list_pages_by_keyset_and_reads_the_total_from_content_range(member: Sto
     member.conversations.list(limit=2, after=page.next)
     or_filter = dict(wire.sent[-1].query)["or"]
     at = "2026-11-22T00:00:00+00:00"
-    assert or_filter == f'(updated_at.lt."{at}",and(updated_at.eq."{at}",id.lt."{page.next.id}"))'
+    assert or_filter == f'(updated_at.lt."{at}",and(updated_at.eq."{at}",id.lt."{rows[1]["id"]}"))'
 
 
 def test_search_is_a_call_of_search_messages_in_the_members_tenant(member: Store, wire: Wire) -> None:

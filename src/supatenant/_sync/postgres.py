@@ -136,6 +136,8 @@ def _execute(
             raise Unavailable(f"{what}: the database connection failed: {e}") from e
         raise database_error(e.diag.message_primary or str(e), e.sqlstate, what) from e
     total = (int(counted["count"]) if counted else 0) if counter is not None else None
+    if isinstance(op, Select):
+        rows = _sql.nest(op, rows)
     if isinstance(op, Select) and op.single and len(rows) != 1:
         raise database_error("no row", "PGRST116", what)
     value = next(iter(rows[0].values())) if rows and getattr(op, "returns", None) == "value" else None

@@ -7,8 +7,8 @@ from uuid import UUID
 from supatenant._edge import UNSET, Limit, Unset, given
 from supatenant._sync.repositories._base import Repository
 from supatenant.models import Conversation, ConversationsInsert, ConversationsUpdate, Message, to_json
-from supatenant.ops import Cmp, Condition, Insert, Select, Update, eq
-from supatenant.paging import Cursor, Page, newest_first, older_than, page
+from supatenant.ops import Cmp, Condition, Embed, Insert, Select, Update, eq
+from supatenant.paging import Cursor, Keyset, Page, newest_first
 from supatenant.results import Thread
 
 
@@ -71,10 +71,15 @@ class Conversations(Repository):
         everyone: bool = False,
         limit: Limit = 20,
         after: Cursor | None = None,
+        before: Cursor | None = None,
         with_total: bool = False,
     ) -> Page[Conversation]:
         """Most recently active first. ``archived=None`` lists both; ``everyone`` lists the whole
-        tenant's threads (admins), else the store's member's own (a ``for_member`` store: always)."""
+        tenant's threads (admins), else the store's member's own (a ``for_member`` store: always).
+        ``after=page.next`` pages on, ``before=page.previous`` pages back."""
+        what = "conversations"
+        keyset = Keyset("conversations")
+        start, order, at, backwards = keyset.start(after, before, what)
         scope = self._scope()
         where: tuple[Condition, ...] = (eq("tenant_id", str(scope.tenant_id)),)
         if not everyone or self._store.acting_for is not None:
@@ -85,17 +90,28 @@ class Conversations(Repository):
             where += (Cmp("title", "ilike", _like(title_contains)),)
         total = None
         if with_total:
-            total = (self._run(Select("conversations", where, limit=0, count=True), "conversations")).count
-        if after is not None:
-            where += (older_than("updated_at", after),)
-        op = Select("conversations", where, newest_first("updated_at"), limit + 1)
-        rows = (self._rows(op, Conversation, "conversations")).rows
-        return page(rows, Conversation, limit, "updated_at", total)
+            total = (self._run(Select("conversations", where, limit=0, count=True), what)).count
+        op = Select("conversations", where + start, order, limit + 1)
+        rows = (self._rows(op, Conversation, what)).rows
+        return keyset.page(rows, Conversation, limit, start=at, backwards=backwards, total=total)
 
     def thread(self, conversation_id: UUID, *, limit: Limit = 50) -> Thread:
-        """The conversation and its latest ``limit`` messages, oldest first."""
-        conversation = self.get(conversation_id)
-        where = (eq("tenant_id", str(conversation.tenant_id)), eq("conversation_id", str(conversation_id)))
-        op = Select("messages", where, newest_first("seq"), limit)
-        latest = self._all(op, Message, f"messages of conversation {conversation_id}")
-        return Thread(conversation, latest[::-1])
+        """The conversation and its latest ``limit`` messages, oldest first, read together (one
+        statement: one snapshot). ``thread.next`` (when ``has_more``) is the cursor for
+        ``messages.list(conversation_id, after=thread.next)``: the messages before these."""
+        columns = tuple(Message.model_fields)
+        embed = Embed(
+            "messages",
+            on=(("tenant_id", "tenant_id"), ("conversation_id", "id")),
+            columns=columns,
+            order=newest_first("seq"),
+            limit=limit + 1,
+        )
+        op = Select("conversations", self._key(conversation_id), single=True, embed=embed)
+        row = dict((self._rows(op, Conversation, f"conversation {conversation_id}")).rows[0])
+        latest = [Message.model_validate(m) for m in row.pop("messages")]
+        conversation = Conversation.model_validate(row)
+        keyset = Keyset("messages", conversation.id)
+        more = len(latest) > limit
+        latest = latest[:limit]
+        return Thread(conversation, latest[::-1], keyset.cursor(latest[-1]) if more else None)

@@ -19,7 +19,7 @@ from supatenant.models import (
     to_json,
 )
 from supatenant.ops import Call, Condition, Insert, Select, eq
-from supatenant.paging import Cursor, Page, newest_first, older_than, page
+from supatenant.paging import Cursor, Keyset, Page
 
 
 class Messages(Repository):
@@ -64,20 +64,26 @@ class Messages(Repository):
         return self._into(Insert("messages", (payload,)), Message, what)
 
     def list(
-        self, conversation_id: UUID, *, limit: Limit = 50, before: Cursor | None = None
+        self,
+        conversation_id: UUID,
+        *,
+        limit: Limit = 50,
+        after: Cursor | None = None,
+        before: Cursor | None = None,
     ) -> Page[Message]:
-        """Newest first (by ``seq``, the order they were written in); pass ``page.next`` as
-        ``before`` for older messages."""
+        """Newest first (by ``seq``, the order they were written in): ``after=page.next`` pages
+        on to older messages, ``before=page.previous`` back to newer ones."""
+        what = f"messages of conversation {conversation_id}"
+        keyset = Keyset("messages", conversation_id)
+        start, order, at, backwards = keyset.start(after, before, what)
         where: tuple[Condition, ...] = (
             eq("tenant_id", str(self._tenant(None))),
             eq("conversation_id", str(conversation_id)),
             *self._members_rows_only(),
         )
-        if before is not None:
-            where += (older_than("seq", before),)
-        op = Select("messages", where, newest_first("seq"), limit + 1)
-        rows = (self._rows(op, Message, f"messages of conversation {conversation_id}")).rows
-        return page(rows, Message, limit, "seq", None)
+        op = Select("messages", where + start, order, limit + 1)
+        rows = (self._rows(op, Message, what)).rows
+        return keyset.page(rows, Message, limit, start=at, backwards=backwards)
 
     def search(
         self, query: str, *, conversation_id: UUID | None = None, limit: Limit = 20

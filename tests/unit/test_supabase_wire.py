@@ -436,3 +436,15 @@ def test_an_unknown_invitation_is_not_found(open_store: Callable[..., Store], wi
     wire.error(400, "P0002", "no such invitation, or it was used, revoked or has expired")
     with pytest.raises(NotFound):
         open_store(access_token=USER_TOKEN).accept_invitation("stale")
+
+
+@pytest.mark.parametrize("client", [None, "https://x.supabase.co", object()])
+def test_a_store_needs_a_supabase_client_of_its_kind(client: object) -> None:
+    for store in (Store, AsyncStore):
+        with pytest.raises(InvalidInput) as refused:
+            store.from_supabase(client)  # type: ignore[arg-type]
+        assert refused.value.details[0]["field"] == "client"
+    made = Client(URL, KEY)
+    assert Store.from_supabase(made).backend is not None  # the allowed kind
+    with pytest.raises(InvalidInput):
+        AsyncStore.from_supabase(made)  # type: ignore[arg-type]  # a sync client for the async store

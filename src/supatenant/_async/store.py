@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
 from supatenant._async.export import AsyncExport
@@ -18,13 +18,20 @@ from supatenant._async.repositories.members import AsyncMembers
 from supatenant._async.repositories.messages import AsyncMessages
 from supatenant._async.repositories.tenants import AsyncTenants
 from supatenant._async.repositories.usage import AsyncUsage
-from supatenant._edge import check_public_methods
+from supatenant._edge import check_public_methods, invalid
 from supatenant.auth import Identity, TokenVerifier, token_subject
-from supatenant.errors import InvalidInput, NotFound, Unsupported
+from supatenant.errors import FieldError, InvalidInput, NotFound, Unsupported
 from supatenant.models import AcceptInvitationArgs, Member, Membership, to_json
 from supatenant.ops import Call, Cmp, Condition, Result, Select, eq
 from supatenant.results import Scope
 from supatenant.settings import PoolOptions, Settings
+
+if TYPE_CHECKING:
+    from supabase import AsyncClient as AsyncSupabaseClient
+else:
+    # supabase-py is an extra: at run time the client is checked in from_supabase, once
+    # the SDK is imported; type checkers see the SDK's class
+    AsyncSupabaseClient = Any
 
 
 class AsyncBackend(Protocol):
@@ -132,7 +139,7 @@ class AsyncStore:
     @classmethod
     def from_supabase(
         cls,
-        client: Any,
+        client: AsyncSupabaseClient,
         *,
         access_token: str | None = None,
         tenant_id: UUID | None = None,
@@ -148,11 +155,20 @@ class AsyncStore:
         """
         # imported here: supabase-py (the `supabase` extra) costs psycopg-only apps nothing
         try:
+            from supabase import AsyncClient
+
             from supatenant._async.supabase import AsyncSupabaseBackend, rest_client
         except ImportError as e:
             raise Unsupported(
                 f"a supabase-py store needs the SDK: pip install 'supatenant[supabase]' ({e})"
             ) from e
+        if not isinstance(client, AsyncClient):
+            problem = FieldError(
+                field="client",
+                message=f"a supabase-py client (create_client's), not {type(client).__name__}",
+                type="is_instance_of",
+            )
+            raise invalid("from_supabase", [problem])
 
         user = None
         if access_token is not None:

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
-from supatenant._edge import check_public_methods
+from supatenant._edge import check_public_methods, invalid
 from supatenant._sync.export import Export
 from supatenant._sync.postgres import PostgresBackend, open_pool
 from supatenant._sync.repositories.conversations import Conversations
@@ -21,11 +21,18 @@ from supatenant._sync.repositories.messages import Messages
 from supatenant._sync.repositories.tenants import Tenants
 from supatenant._sync.repositories.usage import Usage
 from supatenant.auth import Identity, TokenVerifier, token_subject
-from supatenant.errors import InvalidInput, NotFound, Unsupported
+from supatenant.errors import FieldError, InvalidInput, NotFound, Unsupported
 from supatenant.models import AcceptInvitationArgs, Member, Membership, to_json
 from supatenant.ops import Call, Cmp, Condition, Result, Select, eq
 from supatenant.results import Scope
 from supatenant.settings import PoolOptions, Settings
+
+if TYPE_CHECKING:
+    from supabase import Client as SupabaseClient
+else:
+    # supabase-py is an extra: at run time the client is checked in from_supabase, once
+    # the SDK is imported; type checkers see the SDK's class
+    SupabaseClient = Any
 
 
 class Backend(Protocol):
@@ -133,7 +140,7 @@ class Store:
     @classmethod
     def from_supabase(
         cls,
-        client: Any,
+        client: SupabaseClient,
         *,
         access_token: str | None = None,
         tenant_id: UUID | None = None,
@@ -149,11 +156,20 @@ class Store:
         """
         # imported here: supabase-py (the `supabase` extra) costs psycopg-only apps nothing
         try:
+            from supabase import Client
+
             from supatenant._sync.supabase import SupabaseBackend, rest_client
         except ImportError as e:
             raise Unsupported(
                 f"a supabase-py store needs the SDK: pip install 'supatenant[supabase]' ({e})"
             ) from e
+        if not isinstance(client, Client):
+            problem = FieldError(
+                field="client",
+                message=f"a supabase-py client (create_client's), not {type(client).__name__}",
+                type="is_instance_of",
+            )
+            raise invalid("from_supabase", [problem])
 
         user = None
         if access_token is not None:

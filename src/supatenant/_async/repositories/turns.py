@@ -172,11 +172,24 @@ class AsyncMessageStream:
         """The reply's usage, recorded when the stream closes (checked now, before any I/O)."""
         self._usage = usage_args(prompt_tokens, completion_tokens, cost_usd, latency_ms)
 
-    async def complete(self, **usage: Any) -> Message:
+    async def complete(
+        self,
+        *,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+        cost_usd: Money | None = None,
+        latency_ms: int | None = None,
+    ) -> Message:
         """Close as complete, the buffered text going with it (one round trip); usage given
         here replaces :meth:`set_usage`'s."""
-        if usage:
-            self.set_usage(**usage)
+        usage = (prompt_tokens, completion_tokens, cost_usd, latency_ms)
+        if any(value is not None for value in usage):
+            self.set_usage(
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                cost_usd=cost_usd,
+                latency_ms=latency_ms,
+            )
         return await self._close("complete", None)
 
     async def fail(self, reason: str) -> Message:

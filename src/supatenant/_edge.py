@@ -62,6 +62,23 @@ def exact_money(value: Any, field: str = "cost_usd") -> Decimal:
     return amount
 
 
+MAX_INT = 2**31 - 1  # an integer column's range (tokens, milliseconds)
+
+
+def whole_number(name: str, value: Any, what: str, low: int = 0, high: int = MAX_INT) -> int:
+    """``value`` when it is a whole number from ``low`` to ``high`` (a bool is not one);
+    anything else is InvalidInput naming ``name``, with pydantic's error types."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        problem = FieldError(field=name, message=f"a whole number, not {value!r}", type="int_type")
+    elif value < low:
+        problem = FieldError(field=name, message=f"at least {low}, not {value}", type="greater_than_equal")
+    elif value > high:
+        problem = FieldError(field=name, message=f"at most {high}, not {value}", type="less_than_equal")
+    else:
+        return value
+    raise invalid(what, [problem])
+
+
 class Unset(enum.Enum):
     """The default of an update's fields: left as it is. ``None`` sets a nullable column to null."""
 

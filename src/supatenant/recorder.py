@@ -37,8 +37,8 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from supatenant._edge import Money, checked
-from supatenant.errors import DatabaseError, InvalidInput, PermissionDenied, SupatenantError, Unsupported
+from supatenant._edge import Money, checked, whole_number
+from supatenant.errors import DatabaseError, PermissionDenied, SupatenantError, Unsupported
 from supatenant.models import UsageIncrement, to_json
 
 if TYPE_CHECKING:
@@ -202,8 +202,7 @@ class _Recorder:
     _wake: threading.Event | asyncio.Event
 
     def __init__(self, max_keys: int, interval: float, max_attempts: int, on_drop: OnDrop | None) -> None:
-        if max_attempts < 1:
-            raise InvalidInput("max_attempts must be at least 1")
+        whole_number("max_attempts", max_attempts, "usage recorder", low=1)
         self._buffer = UsageBuffer()
         self._max_keys = max_keys
         self._interval = interval

@@ -58,15 +58,67 @@ def test_enumerated_arguments_are_literals_of_the_schema() -> None:
 
 def test_refined_results_keep_the_generated_fields_and_drop_none() -> None:
     """Function results are nullable to the catalog; the refined models say what never is."""
-    from supatenant.models import Membership, NewInvitation
-    from supatenant.models._generated import InviteMemberResult, MyMembershipsResult
+    from supatenant.models import (
+        DailyUsage,
+        FeedbackSummary,
+        Membership,
+        MonthlyUsage,
+        NewInvitation,
+        Plan,
+        Quota,
+        UsageMetrics,
+    )
+    from supatenant.models._generated import (
+        CurrentDayUsageRow,
+        InviteMemberResult,
+        MessageFeedbackSummaryResult,
+        MonthlyUsageSummaryResult,
+        MyMembershipsResult,
+        TenantQuotaResult,
+        UsageMetricsRow,
+    )
 
-    for refined, generated in ((NewInvitation, InviteMemberResult), (Membership, MyMembershipsResult)):
+    def nullable(model: type[BaseModel]) -> set[str]:
+        return {n for n, f in model.model_fields.items() if type(None) in typing.get_args(f.annotation)}
+
+    # (refined, generated, what stays nullable: a plan's limit is null when it has none)
+    pairs: list[tuple[type[BaseModel], type[BaseModel], set[str]]] = [
+        (NewInvitation, InviteMemberResult, set()),
+        (Membership, MyMembershipsResult, set()),
+        (DailyUsage, CurrentDayUsageRow, set()),
+        (MonthlyUsage, MonthlyUsageSummaryResult, set()),
+        (FeedbackSummary, MessageFeedbackSummaryResult, set()),
+        (Quota, TenantQuotaResult, {"monthly_tokens", "monthly_cost_usd", "requests_per_day"}),
+        (UsageMetrics, UsageMetricsRow, set()),
+    ]
+    for refined, generated, stays in pairs:
+        assert issubclass(refined, generated)
         assert set(refined.model_fields) == set(generated.model_fields)
         assert all(f.is_required() for f in refined.model_fields.values())
-        assert type(None) not in {
-            a for f in refined.model_fields.values() for a in typing.get_args(f.annotation)
-        }
+        assert nullable(refined) == stays, refined
+        assert stays <= nullable(generated)
+    assert typing.get_args(Quota.model_fields["plan"].annotation) == typing.get_args(Plan)
+
+
+def test_both_stores_return_the_refined_result_models() -> None:
+    from supatenant._async.repositories.feedback import AsyncFeedback
+    from supatenant._async.repositories.usage import AsyncUsage
+    from supatenant._sync.repositories.feedback import Feedback
+    from supatenant._sync.repositories.usage import Usage
+    from supatenant.models import DailyUsage, FeedbackSummary, MonthlyUsage, Quota, UsageMetrics
+
+    expected: list[tuple[str, object]] = [
+        ("today", list[DailyUsage]),
+        ("monthly", list[MonthlyUsage]),
+        ("quota", Quota),
+        ("increment", UsageMetrics),
+        ("list", list[UsageMetrics]),
+    ]
+    for repo in (Usage, AsyncUsage):
+        for name, returns in expected:
+            assert typing.get_type_hints(getattr(repo, name))["return"] == returns, (repo, name)
+    for feedback in (Feedback, AsyncFeedback):
+        assert typing.get_type_hints(feedback.summary)["return"] == list[FeedbackSummary]
 
 
 def test_importing_the_package_loads_no_store_until_one_is_used() -> None:

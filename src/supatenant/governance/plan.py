@@ -17,6 +17,8 @@ from uuid import UUID
 from psycopg import sql
 
 from supatenant import bundle
+from supatenant._edge import invalid
+from supatenant.errors import FieldError
 
 SubjectKind = Literal["tenant", "member", "conversation"]
 ExportFormat = Literal["jsonl", "csv", "markdown"]
@@ -55,7 +57,10 @@ class Subject:
         cls, tenant_id: UUID, *, member_id: UUID | None = None, conversation_id: UUID | None = None
     ) -> Subject:
         if member_id is not None and conversation_id is not None:
-            raise ValueError("export a member or a conversation, not both")
+            both = "export a member or a conversation, not both"
+            names = ("member_id", "conversation_id")
+            problems = [FieldError(field=name, message=both, type="exclusive") for name in names]
+            raise invalid("export", problems)
         if member_id is not None:
             return cls("member", tenant_id, member_id)
         if conversation_id is not None:

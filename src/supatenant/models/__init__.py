@@ -4,6 +4,8 @@ here are the ones application code reads best."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -60,10 +62,65 @@ Member = UsersRow
 Conversation = ConversationsRow
 Message = MessagesRow
 Feedback = FeedbackRow
-FeedbackSummary = MessageFeedbackSummaryResult
-MonthlyUsage = MonthlyUsageSummaryResult
-DailyUsage = CurrentDayUsageRow
 Invitation = InvitationsRow
+
+# The catalog calls every column of a view or a function's result nullable. The refined
+# models below say which never are, from the SQL that computes them (the latest migration's
+# definition): keys, group-by columns of non-null columns, count(*), sums over at least one
+# non-null value, coalesce(..., 0). tests/integration/test_result_nullability.py holds each
+# claim to the seeded database.
+
+
+class UsageMetrics(UsageMetricsRow):
+    """A member's usage on one UTC day (``usage_metrics``): ``total_tokens`` is generated from
+    two non-null columns, so it is never null either."""
+
+    total_tokens: Annotated[int, Field(ge=0)]
+
+
+class DailyUsage(CurrentDayUsageRow):
+    """A row of ``current_day_usage``: today's ``usage_metrics`` rows, every column as the
+    table holds it (none null)."""
+
+    tenant_id: UUID
+    user_id: UUID
+    usage_date: date
+    request_count: Annotated[int, Field(ge=0)]
+    prompt_tokens: Annotated[int, Field(ge=0)]
+    completion_tokens: Annotated[int, Field(ge=0)]
+    total_tokens: Annotated[int, Field(ge=0)]
+    cost_usd: Annotated[Decimal, Field(ge=0)]
+    updated_at: AwareDatetime
+
+
+class MonthlyUsage(MonthlyUsageSummaryResult):
+    """One of monthly_usage_summary(): a member's month, summed over their days in it (at least
+    one, each with non-null counts), so no column is null."""
+
+    tenant_id: UUID
+    user_id: UUID
+    month: date
+    request_count: Annotated[int, Field(ge=0)]
+    prompt_tokens: Annotated[int, Field(ge=0)]
+    completion_tokens: Annotated[int, Field(ge=0)]
+    total_tokens: Annotated[int, Field(ge=0)]
+    cost_usd: Annotated[Decimal, Field(ge=0)]
+    active_days: Annotated[int, Field(ge=1)]
+
+
+class FeedbackSummary(MessageFeedbackSummaryResult):
+    """One of message_feedback_summary(): a rated message's totals. A message appears only
+    once rated, so the counts, the score and the last rating's time are all set."""
+
+    tenant_id: UUID
+    message_id: UUID
+    conversation_id: UUID
+    conversation_user_id: UUID
+    positive_count: Annotated[int, Field(ge=0)]
+    negative_count: Annotated[int, Field(ge=0)]
+    total_count: Annotated[int, Field(ge=1)]
+    score: int
+    last_feedback_at: AwareDatetime
 
 
 class NewInvitation(InviteMemberResult):
@@ -85,7 +142,19 @@ class Membership(MyMembershipsResult):
     role: Role
 
 
-Quota = TenantQuotaResult  # a tenant's live month-to-date usage beside its plan's limits
+class Quota(TenantQuotaResult):
+    """tenant_quota()'s row: a tenant's live month-to-date usage (UTC) beside its plan's
+    limits. The usage is coalesced to 0; a limit is null when the plan has none."""
+
+    tenant_id: UUID
+    plan: Plan
+    month: date
+    tokens_used: int
+    tokens_reserved: int
+    cost_usd: Decimal
+    requests_today: int
+
+
 MessageStatus = Literal["streaming", "complete", "failed", "cancelled"]
 ClosedStatus = Literal["complete", "failed", "cancelled"]
 StreamRole = Literal["assistant", "tool"]  # the turns a stream writes
@@ -172,6 +241,7 @@ __all__ = [
     "TenantsUpdate",
     "TransferOwnershipArgs",
     "UsageIncrement",
+    "UsageMetrics",
     "UsageMetricsRow",
     "UsersInsert",
     "UsersUpdate",

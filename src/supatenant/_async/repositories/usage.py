@@ -17,7 +17,7 @@ from supatenant.models import (
     Quota,
     TenantQuotaArgs,
     UsageIncrement,
-    UsageMetricsRow,
+    UsageMetrics,
     to_json,
 )
 from supatenant.ops import Call, Cmp, Condition, Order, Select, eq
@@ -42,7 +42,7 @@ class AsyncUsage(AsyncRepository):
         cost_usd: Money = 0,
         request_count: int = 1,
         usage_date: date | None = None,
-    ) -> UsageMetricsRow:
+    ) -> UsageMetrics:
         """Add one request's usage for a member (their ``users.id``) in one atomic upsert;
         returns the day's row after it."""
         what = "increment usage"
@@ -57,7 +57,7 @@ class AsyncUsage(AsyncRepository):
         )
         checked = to_json(UsageIncrement, increment, what)  # the table's own bounds, before any I/O
         args = to_json(IncrementUsageArgs, {f"p_{k}": v for k, v in checked.items()}, what)
-        return await self._one(Call("increment_usage", args, "row"), UsageMetricsRow, what)
+        return await self._one(Call("increment_usage", args, "row"), UsageMetrics, what)
 
     async def increment_many(self, increments: Iterable[UsageIncrement]) -> int:
         """Apply many increments in one statement (summed per member and day); returns rows written."""
@@ -82,7 +82,7 @@ class AsyncUsage(AsyncRepository):
 
     async def list(
         self, *, since: date | None = None, until: date | None = None, tenant_id: UUID | None = None
-    ) -> builtins.list[UsageMetricsRow]:
+    ) -> builtins.list[UsageMetrics]:
         """Daily rows between two dates (inclusive), oldest first."""
         where: tuple[Condition, ...] = (eq("tenant_id", str(await self._tenant(tenant_id))),)
         if since is not None:
@@ -90,7 +90,7 @@ class AsyncUsage(AsyncRepository):
         if until is not None:
             where += (Cmp("usage_date", "lte", until.isoformat()),)
         op = Select("usage_metrics", where, (Order("usage_date"), Order("user_id")))
-        return await self._all(op, UsageMetricsRow, "usage")
+        return await self._all(op, UsageMetrics, "usage")
 
     async def monthly(
         self, *, since: date | None = None, until: date | None = None, tenant_id: UUID | None = None

@@ -5,7 +5,7 @@ import builtins
 from typing import Any
 from uuid import UUID
 
-from supatenant._edge import Limit, Money
+from supatenant._edge import Limit, Money, whole_number
 from supatenant._sync.repositories._base import Repository
 from supatenant._sync.repositories.turns import MessageStream, Turn, usage_args
 from supatenant.errors import InvalidInput
@@ -124,10 +124,7 @@ class Messages(Repository):
         quota while it streams; opening over the plan's limits raises QuotaExceeded."""
         what = f"stream into conversation {conversation_id}"
         self._back_end_only(what)
-        if isinstance(reserve_tokens, bool) or not isinstance(reserve_tokens, int):
-            raise InvalidInput(f"{what}: reserve_tokens is a whole number")
-        if not 0 <= reserve_tokens <= 2**31 - 1:
-            raise InvalidInput(f"{what}: reserve_tokens is from 0 to 2147483647")
+        whole_number("reserve_tokens", reserve_tokens, what)
         given = {
             "p_conversation_id": conversation_id,
             "p_member_id": self.member_for_turns(),
@@ -171,7 +168,7 @@ class Messages(Repository):
             "p_assistant_content": assistant_content,
             "p_model": model,
             "p_idempotency_key": idempotency_key,
-            **usage_args(prompt_tokens, completion_tokens, cost_usd, latency_ms),
+            **usage_args(prompt_tokens, completion_tokens, cost_usd, latency_ms, what),
         }
         args = to_json(RecordTurnArgs, {k: v for k, v in given.items() if v is not None}, what)
         found = self._run_into(Call("record_turn", args), what)

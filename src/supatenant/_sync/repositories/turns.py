@@ -12,8 +12,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from supatenant._edge import Money, exact_money
-from supatenant.errors import InvalidInput, MessageClosed, SupatenantError
+from supatenant._edge import Money, exact_money, invalid, whole_number
+from supatenant.errors import FieldError, InvalidInput, MessageClosed, SupatenantError
 from supatenant.models import (
     AppendMessageTextArgs,
     ClosedStatus,
@@ -44,6 +44,7 @@ def usage_args(
     completion_tokens: int | None,
     cost_usd: Decimal | str | int | None,
     latency_ms: int | None,
+    what: str = "usage",
 ) -> dict[str, Any]:
     """The usage of a reply as function arguments (``p_...``), checked before any I/O: whole
     non-negative numbers of tokens and milliseconds, a cost the columns hold exactly (at most
@@ -54,11 +55,8 @@ def usage_args(
         ("completion_tokens", completion_tokens),
         ("latency_ms", latency_ms),
     ):
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**31 - 1:
-            raise InvalidInput(f"{name} is a whole number from 0 to 2147483647, not {value!r}")
-        out[f"p_{name}"] = value
+        if value is not None:
+            out[f"p_{name}"] = whole_number(name, value, what)
     if cost_usd is not None:
         out["p_cost_usd"] = exact_money(cost_usd)
     return out
@@ -81,8 +79,20 @@ class MessageStream:
         flush_bytes: int = 8192,
         flush_seconds: float = 0.25,
     ) -> None:
-        if flush_bytes < 1 or flush_seconds < 0:
-            raise ValueError("flush_bytes is at least 1 and flush_seconds at least 0")
+        what = "stream a message"
+        whole_number("flush_bytes", flush_bytes, what, low=1, high=2**63 - 1)
+        if isinstance(flush_seconds, bool) or not isinstance(flush_seconds, int | float):
+            problem = FieldError(
+                field="flush_seconds",
+                message=f"a number of seconds, not {flush_seconds!r}",
+                type="float_type",
+            )
+            raise invalid(what, [problem])
+        if not flush_seconds >= 0:  # NaN too
+            problem = FieldError(
+                field="flush_seconds", message=f"at least 0, not {flush_seconds!r}", type="greater_than_equal"
+            )
+            raise invalid(what, [problem])
         self._repo = repo
         self._open_args = open_args
         self._flush_bytes = flush_bytes
@@ -133,9 +143,17 @@ class MessageStream:
         message = self._opened()
         if self.closed:
             raise MessageClosed(f"message {message.id} is closed and takes no more text", "STC01")
+        if not isinstance(text, str):
+            problem = FieldError(field="text", message=f"text, not {type(text).__name__}", type="string_type")
+            raise invalid(f"append to message {message.id}", [problem])
         size = len(text.encode())
         if self._stored_bytes + self._pending_bytes + size > MAX_CONTENT_BYTES:
-            raise InvalidInput(f"message {message.id} would pass {MAX_CONTENT_BYTES} bytes of text")
+            problem = FieldError(
+                field="text",
+                message=f"the message would pass {MAX_CONTENT_BYTES} bytes of text ({size} more bytes)",
+                type="too_long",
+            )
+            raise invalid(f"append to message {message.id}", [problem])
         self._pending.append(text)
         self._pending_bytes += size
         if (
@@ -169,7 +187,7 @@ class MessageStream:
         latency_ms: int | None = None,
     ) -> None:
         """The reply's usage, recorded when the stream closes (checked now, before any I/O)."""
-        self._usage = usage_args(prompt_tokens, completion_tokens, cost_usd, latency_ms)
+        self._usage = usage_args(prompt_tokens, completion_tokens, cost_usd, latency_ms, "set usage")
 
     def complete(
         self,

@@ -18,7 +18,7 @@ from supatenant.models import (
     Quota,
     TenantQuotaArgs,
     UsageIncrement,
-    UsageMetricsRow,
+    UsageMetrics,
     to_json,
 )
 from supatenant.ops import Call, Cmp, Condition, Order, Select, eq
@@ -43,7 +43,7 @@ class Usage(Repository):
         cost_usd: Money = 0,
         request_count: int = 1,
         usage_date: date | None = None,
-    ) -> UsageMetricsRow:
+    ) -> UsageMetrics:
         """Add one request's usage for a member (their ``users.id``) in one atomic upsert;
         returns the day's row after it."""
         what = "increment usage"
@@ -58,7 +58,7 @@ class Usage(Repository):
         )
         checked = to_json(UsageIncrement, increment, what)  # the table's own bounds, before any I/O
         args = to_json(IncrementUsageArgs, {f"p_{k}": v for k, v in checked.items()}, what)
-        return self._one(Call("increment_usage", args, "row"), UsageMetricsRow, what)
+        return self._one(Call("increment_usage", args, "row"), UsageMetrics, what)
 
     def increment_many(self, increments: Iterable[UsageIncrement]) -> int:
         """Apply many increments in one statement (summed per member and day); returns rows written."""
@@ -79,7 +79,7 @@ class Usage(Repository):
 
     def list(
         self, *, since: date | None = None, until: date | None = None, tenant_id: UUID | None = None
-    ) -> builtins.list[UsageMetricsRow]:
+    ) -> builtins.list[UsageMetrics]:
         """Daily rows between two dates (inclusive), oldest first."""
         where: tuple[Condition, ...] = (eq("tenant_id", str(self._tenant(tenant_id))),)
         if since is not None:
@@ -87,7 +87,7 @@ class Usage(Repository):
         if until is not None:
             where += (Cmp("usage_date", "lte", until.isoformat()),)
         op = Select("usage_metrics", where, (Order("usage_date"), Order("user_id")))
-        return self._all(op, UsageMetricsRow, "usage")
+        return self._all(op, UsageMetrics, "usage")
 
     def monthly(
         self, *, since: date | None = None, until: date | None = None, tenant_id: UUID | None = None

@@ -125,3 +125,33 @@ def test_exporting_a_member_and_a_conversation_at_once_names_both(url: str, serv
         b'"type": "end"' in chunk or b'"type":"end"' in chunk
         for chunk in service.export.jsonl(tenant_id=tenant, conversation_id=conversation)
     )
+
+
+def test_acting_as_two_callers_at_once_names_both(url: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        Store.connect(url, auth_user_id=uuid.uuid4(), service_role=True)
+    assert _fields(refused) == [("auth_user_id", "exclusive"), ("service_role", "exclusive")]
+    with Store.connect(url, service_role=True, max_size=1) as alone:  # one of them: fine
+        assert alone.as_service() is not None
+
+
+def test_a_user_of_several_tenants_is_asked_for_tenant_id(url: str, service: Store) -> None:
+    auth_id = uuid.uuid4()
+    with psycopg.connect(url) as conn:
+        first, second = make_tenant(conn), make_tenant(conn)
+        conn.execute("insert into auth.users (id, email) values (%s, 'two@example.test')", (auth_id,))
+        for tenant in (first, second):
+            conn.execute(
+                "update users set auth_id = %s, email = 'two@example.test' where id = %s",
+                (auth_id, tenant.members[0]),
+            )
+    with pytest.raises(InvalidInput) as refused:
+        service.as_user(auth_id).conversations.create("where?")
+    assert _fields(refused) == [("tenant_id", "missing")]
+    with psycopg.connect(url) as conn:
+        written = conn.execute(
+            "select count(*) from conversations where tenant_id in (%s, %s)", (first.id, second.id)
+        ).fetchone()
+    assert written == (0,)
+    chosen = service.as_user(auth_id, tenant_id=second.id).conversations.create("here")
+    assert chosen.tenant_id == second.id

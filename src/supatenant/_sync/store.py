@@ -96,9 +96,12 @@ class Store:
         the user belongs to several tenants; ``pool`` sets the pool's sizes, timeouts and
         Supabase-pooler mode (``min_size``/``max_size`` override its sizes).
         """
-        chosen = [c for c in (identity is not None, auth_user_id is not None, service_role) if c]
+        given = {"identity": identity is not None, "auth_user_id": auth_user_id is not None}
+        chosen = [name for name, on in {**given, "service_role": service_role}.items() if on]
         if len(chosen) > 1:
-            raise InvalidInput("act as one of: an identity, a user, the service role")
+            message = "act as one of: an identity, a user, the service role"
+            problems = [FieldError(field=name, message=message, type="exclusive") for name in chosen]
+            raise invalid("connect", problems)
         if identity is None:
             identity = (
                 Identity.user(auth_user_id)
@@ -247,7 +250,12 @@ class Store:
         if not rows:
             raise NotFound(f"user {self._auth_user_id} has no active membership you can see", "PGRST116")
         if len(rows) > 1:
-            raise InvalidInput("this user belongs to several tenants: pass tenant_id to choose one")
+            problem = FieldError(
+                field="tenant_id",
+                message="this user belongs to several tenants: pass one to choose",
+                type="missing",
+            )
+            raise invalid("your membership", [problem])
         self._me = Member.model_validate(rows[0])
         return self._me
 

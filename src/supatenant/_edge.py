@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 import functools
 import inspect
+import math
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
@@ -119,24 +120,54 @@ def invalid(what: str, problems: list[FieldError]) -> InvalidInput:
     return InvalidInput(f"{what}: {text}", problems)
 
 
-def _bad_text(value: Any, where: str) -> Iterator[FieldError]:
-    """NUL characters and lone surrogates, which no PostgreSQL text or JSON value can hold."""
+MAX_NESTING = 64  # levels of JSON (dicts and lists) an argument may hold
+
+
+def _bad_value(value: Any, where: str) -> FieldError | None:
+    """What no PostgreSQL text or JSON value can hold: NUL characters, lone surrogates, a
+    non-finite number, an integer too long to write out."""
     if isinstance(value, str):
         if "\x00" in value:
-            yield FieldError(field=where, message="text cannot contain NUL (\\x00) characters", type="nul")
-        elif any("\ud800" <= ch <= "\udfff" for ch in value):
-            yield FieldError(field=where, message="text cannot contain lone surrogates", type="surrogate")
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _bad_text(key, f"{where}.<key>")
-            yield from _bad_text(item, f"{where}.{key}")
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            yield from _bad_text(item, f"{where}.{i}")
+            return FieldError(field=where, message="text cannot contain NUL (\\x00) characters", type="nul")
+        if any("\ud800" <= ch <= "\udfff" for ch in value):
+            return FieldError(field=where, message="text cannot contain lone surrogates", type="surrogate")
+    elif isinstance(value, float) and not math.isfinite(value):
+        return FieldError(
+            field=where, message="a number is finite (JSON has no NaN or infinity)", type="finite_number"
+        )
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _HUGE:
+        return FieldError(field=where, message="an integer has at most 4000 digits", type="int_too_long")
+    return None
+
+
+_HUGE = 10**4000
+
+
+def _bad_values(value: Any, where: str) -> Iterator[FieldError]:
+    """:func:`_bad_value` anywhere in ``value``, and nesting past MAX_NESTING (walked without
+    recursion, so no depth of nesting can exhaust the stack)."""
+    pending: list[tuple[Any, str, int]] = [(value, where, 0)]
+    while pending:
+        item, at, depth = pending.pop()
+        if isinstance(item, Mapping | list | tuple):
+            if depth >= MAX_NESTING:
+                yield FieldError(
+                    field=at, message=f"nested deeper than {MAX_NESTING} levels", type="too_deep"
+                )
+                continue
+            pairs = item.items() if isinstance(item, Mapping) else enumerate(item)
+            children: list[tuple[Any, str, int]] = []
+            for key, child in pairs:
+                if isinstance(item, Mapping):
+                    children.append((key, f"{at}.<key>", depth + 1))
+                children.append((child, f"{at}.{key}", depth + 1))
+            pending.extend(reversed(children))  # in order
+        elif (problem := _bad_value(item, at)) is not None:
+            yield problem
 
 
 def text_problems(values: Mapping[str, Any]) -> list[FieldError]:
-    return [p for name, value in values.items() for p in _bad_text(value, name)]
+    return [p for name, value in values.items() for p in _bad_values(value, name)]
 
 
 def checked(fn: F) -> F:

@@ -93,17 +93,22 @@ class Identity:
         return json.dumps(claims, default=str)
 
 
+MAX_TOKEN = 16_384  # characters: Supabase's tokens are about one thousand
+
+
 def unverified_claims(access_token: str) -> dict[str, Any]:
     """A token's payload, read and NOT verified; a token that is not a JWT raises
     :class:`InvalidToken` (it would otherwise be taken for no token at all)."""
     if not isinstance(access_token, str):
         raise InvalidToken(f"an access token is a string, not {type(access_token).__name__}")
+    if len(access_token) > MAX_TOKEN:
+        raise InvalidToken(f"the access token is longer than {MAX_TOKEN} characters")
     parts = access_token.split(".")
     if len(parts) != 3:
         raise InvalidToken("the access token is not a JWT (three dot-separated parts)")
     try:
         payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise InvalidToken("the access token's payload is not base64url-encoded JSON") from None
     if not isinstance(payload, dict):
         raise InvalidToken("the access token's payload is not a JSON object")
@@ -173,7 +178,7 @@ class TokenVerifier:
         unverified_claims(access_token)  # the same clear error for what is not a JWT at all
         try:
             header = jwt.get_unverified_header(access_token)
-        except jwt.PyJWTError as e:
+        except (jwt.PyJWTError, RecursionError) as e:
             raise InvalidToken(f"the access token's header is unreadable: {e}") from None
         algorithm = header.get("alg")
         key: Any
@@ -184,7 +189,7 @@ class TokenVerifier:
         elif algorithm in ASYMMETRIC_ALGORITHMS:
             if self._jwks is None:
                 raise InvalidToken("the token is signed with a signing key, and no JWKS URL is configured")
-            key, allowed = self._signing_key(access_token), [algorithm]
+            key, allowed = self._signing_key(access_token, algorithm), [algorithm]
         else:
             raise InvalidToken(f"the token's algorithm {algorithm!r} is not accepted")
         try:
@@ -197,18 +202,26 @@ class TokenVerifier:
                 leeway=self.leeway,
                 options={"require": ["exp"], "verify_aud": self.audience is not None},
             )
-        except jwt.PyJWTError as e:
+        except (jwt.PyJWTError, ValueError, TypeError, RecursionError) as e:
+            # PyJWT's own refusals, and what a key or payload it cannot use raises
             raise InvalidToken(f"the access token is not valid: {e}") from None
         return claims
 
-    def _signing_key(self, access_token: str) -> Any:
+    def _signing_key(self, access_token: str, algorithm: str) -> Any:
+        """The project's key the token names (``kid``), when it is a key for ``algorithm``."""
         import jwt
 
         assert self._jwks is not None
         try:
-            return self._jwks.get_signing_key_from_jwt(access_token).key
+            found = self._jwks.get_signing_key_from_jwt(access_token)
         except jwt.PyJWKClientConnectionError as e:
             log.warning("cannot fetch the signing keys: %s", e)
             raise Unavailable(f"the project's signing keys could not be fetched: {e}") from e
         except jwt.PyJWTError as e:
             raise InvalidToken(f"the token's signing key is not the project's: {e}") from None
+        rsa_either_way = found.key_type == "RSA" and algorithm[:2] in ("RS", "PS")
+        if found.algorithm_name != algorithm and not rsa_either_way:
+            # the key set says what each key signs with; a token claiming another algorithm
+            # for it is refused before the key is put to a use it is not for
+            raise InvalidToken(f"the token says {algorithm}, and its key signs with {found.algorithm_name}")
+        return found.key

@@ -19,7 +19,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeAlias, TypeVar
 from uuid import UUID
 
@@ -121,7 +121,7 @@ def _key(kind: Kind, value: object) -> datetime | int:
     at = datetime.fromisoformat(value)
     if at.tzinfo is None:
         raise ValueError("not a cursor")
-    return at
+    return at.astimezone(UTC)  # any offset Python reads, as one PostgreSQL reads too
 
 
 def read_cursor(text: Cursor, *, kind: Kind, within: UUID | None, field: str, what: str) -> Position:

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import psycopg
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -27,7 +27,7 @@ from supatenant import _sql
 from supatenant.auth import Identity
 from supatenant.backends.postgres import ACT_AS, connection_lost
 from supatenant.errors import Unavailable, UnitOfWorkEnded, Unsupported, database_error
-from supatenant.ops import Op, Result, Select
+from supatenant.ops import Lookup, Op, Result, Select
 from supatenant.settings import PoolOptions
 
 AsyncPool = AsyncConnectionPool[psycopg.AsyncConnection[DictRow]]
@@ -106,43 +106,74 @@ async def _undo(conn: psycopg.AsyncConnection[DictRow], in_unit: bool) -> None:
 
 
 async def _execute(
-    conn: psycopg.AsyncConnection[DictRow], op: Op, what: str, identity: Identity | None = None
+    conn: psycopg.AsyncConnection[DictRow],
+    op: Op,
+    what: str,
+    identity: Identity | None = None,
+    lookup: Lookup | None = None,
 ) -> Result:
     """``op`` in one round trip. Outside a unit of work (``identity`` given): ``begin``, the
     caller's role and claims, the statement (and its count), ``commit``; inside one: the
     statement in a savepoint. All are sent at once in pipeline mode and answered at once.
 
+    When ``op`` names the caller's tenant or member (:class:`~supatenant.ops.Caller`), the
+    membership ``lookup`` runs just before it, as the caller, and sets the ids it reads; its
+    row comes back as the result's ``member``. Without exactly one membership the statement
+    fails (its ids are blank), nothing is written, and the lookup's finding is what is raised.
+
     Only the statement itself may be prepared: what follows it in the pipeline is skipped
     when it fails, and a statement prepared there would be taken for prepared when it is not.
     """
-    query, params = _sql.statement(op)
+    query, params, names_caller = _sql.compile_op(op)
+    if names_caller and lookup is None:
+        raise RuntimeError(f"{what}: the operation names the caller, and no membership lookup came with it")
+    lookup = lookup if names_caller else None
     in_unit = identity is None
-    counter = None
+    looked = counter = None
     try:
         async with conn.pipeline():
             await conn.execute(SAVEPOINT if in_unit else "begin", prepare=False)
             if identity is not None:
                 await conn.execute(ACT_AS, (identity.role, identity.claims_json()))
+            if lookup is not None:
+                looked = await conn.execute(*_sql.lookup(lookup))
             cursor = await conn.execute(query, params)
             if isinstance(op, Select) and op.count:
                 counter = await conn.execute(*_sql.count(op), prepare=False)
             await conn.execute(RELEASE if in_unit else "commit", prepare=False)
-        rows = await cursor.fetchall() if cursor.description else []
+        rows = await cursor.fetchall() if _has_rows(cursor) else []
         counted = await counter.fetchone() if counter is not None else None
     except psycopg.Error as e:
+        members = await looked.fetchall() if looked is not None and _has_rows(looked) else None
         await _undo(conn, in_unit)
         if connection_lost(e):
             raise Unavailable(f"{what}: the database connection failed: {e}") from e
+        if lookup is not None and members is not None and (refused := lookup.refusal(members)):
+            raise refused from e
         raise database_error(e.diag.message_primary or str(e), e.sqlstate, what) from e
+    member = None
+    if lookup is not None and looked is not None:
+        members = await looked.fetchall()
+        if refused := lookup.refusal(members):
+            raise refused  # a read that met no row reading the blank ids: nothing was written
+        member = members[0]
     total = (int(counted["count"]) if counted else 0) if counter is not None else None
     if isinstance(op, Select) and op.single and len(rows) != 1:
         raise database_error("no row", "PGRST116", what)
     value = next(iter(rows[0].values())) if rows and getattr(op, "returns", None) == "value" else None
-    return Result(rows, total, value)
+    return Result(rows, total, value, member)
+
+
+def _has_rows(cursor: psycopg.AsyncCursor[DictRow]) -> bool:
+    # the result's status, not ``description``: that builds every column's description anew
+    return cursor.pgresult is not None and cursor.pgresult.status == ExecStatus.TUPLES_OK
 
 
 class AsyncPostgresBackend:
     """Runs operations as ``identity`` on connections from ``pool``."""
+
+    # a membership lookup runs in the same round trip as the call that needs it
+    folds_lookup = True
 
     def __init__(
         self, pool: AsyncPool, identity: Identity, conn: psycopg.AsyncConnection[DictRow] | None = None
@@ -167,14 +198,15 @@ class AsyncPostgresBackend:
             )
         return self._conn
 
-    async def run(self, op: Op, what: str) -> Result:
+    async def run(self, op: Op, what: str, lookup: Lookup | None = None) -> Result:
+        """Run ``op``; ``lookup`` runs with it when ``op`` names the caller (see :func:`_execute`)."""
         if (conn := self._in_unit(what)) is not None:
             # in a savepoint: a call that fails undoes itself only, and the unit of work goes
             # on (the caller may catch the error and carry on, or leave the block to undo all)
-            return await _execute(conn, op, what)
+            return await _execute(conn, op, what, lookup=lookup)
         try:
             async with self.pool.connection() as conn:
-                return await _execute(conn, op, what, self.identity)
+                return await _execute(conn, op, what, self.identity, lookup)
         except psycopg.OperationalError as e:
             raise Unavailable(f"{what}: the database connection failed: {e}") from e
 

@@ -17,11 +17,13 @@ import psycopg
 from supatenant.auth import Identity
 
 # role and claims for this transaction; the single-claim settings that auth.uid(), auth.role()
-# and auth.jwt() read first are blanked, so nothing a connection carries session-wide counts
+# and auth.jwt() read first are blanked, so nothing a connection carries session-wide counts;
+# so are the caller's tenant and member ids, which only the membership lookup sets (see _sql)
 ACT_AS = (
     "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
     " set_config('request.jwt.claim.sub', '', true), set_config('request.jwt.claim.role', '', true),"
-    " set_config('request.jwt.claim', '', true)"
+    " set_config('request.jwt.claim', '', true),"
+    " set_config('supatenant.tenant_id', '', true), set_config('supatenant.member_id', '', true)"
 )
 
 

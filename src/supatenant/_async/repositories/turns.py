@@ -81,7 +81,7 @@ class AsyncMessageStream:
         flush_seconds: float = 0.25,
     ) -> None:
         if flush_bytes < 1 or flush_seconds < 0:
-            raise ValueError("flush_bytes is at least 1 and flush_seconds at least 0")
+            raise InvalidInput("flush_bytes is at least 1 and flush_seconds at least 0")
         self._repo = repo
         self._open_args = open_args
         self._flush_bytes = flush_bytes

@@ -22,11 +22,12 @@ from contextlib import contextmanager
 import psycopg
 from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool
 
 from supatenant import _sql
 from supatenant.auth import Identity
-from supatenant.backends.postgres import ACT_AS, connection_lost
+from supatenant.backends.postgres import ACT_AS, connection_lost, json_loads
 from supatenant.errors import Unavailable, UnitOfWorkEnded, Unsupported, database_error
 from supatenant.ops import Lookup, Op, Result, Select
 from supatenant.settings import PoolOptions
@@ -49,6 +50,12 @@ def _checkout(conn: psycopg.Connection[DictRow]) -> None:
         log.warning("discarding a pooled connection used after it went back to the pool")
         conn.close()
         raise psycopg.ProgrammingError("connection used while in the pool: discarded")
+
+
+def _configure(conn: psycopg.Connection[DictRow]) -> None:
+    """The pool's ``configure``, run once per new connection: json and jsonb values are read
+    by :func:`~supatenant.backends.postgres.json_loads` (no client-side work per round trip)."""
+    set_json_loads(json_loads, conn)
 
 
 def open_pool(dsn: str, options: PoolOptions | None = None) -> Pool:
@@ -75,6 +82,7 @@ def open_pool(dsn: str, options: PoolOptions | None = None) -> Pool:
         # autocommit: every call sends its own begin and commit, in the same round trip
         kwargs={"row_factory": dict_row, "autocommit": True, **kwargs},
         check=_checkout,
+        configure=_configure,
         open=False,
     )
     try:
@@ -110,12 +118,13 @@ def _execute(
     conn: psycopg.Connection[DictRow],
     op: Op,
     what: str,
-    identity: Identity | None = None,
+    act_as: tuple[str, str] | None = None,
     lookup: Lookup | None = None,
 ) -> Result:
-    """``op`` in one round trip. Outside a unit of work (``identity`` given): ``begin``, the
-    caller's role and claims, the statement (and its count), ``commit``; inside one: the
-    statement in a savepoint. All are sent at once in pipeline mode and answered at once.
+    """``op`` in one round trip. Outside a unit of work (``act_as`` given: the caller's role
+    and claims, as ``ACT_AS`` takes them): ``begin``, the caller's role and claims, the
+    statement (and its count), ``commit``; inside one: the statement in a savepoint. All
+    are sent at once in pipeline mode and answered at once.
 
     When ``op`` names the caller's tenant or member (:class:`~supatenant.ops.Caller`), the
     membership ``lookup`` runs just before it, as the caller, and sets the ids it reads; its
@@ -129,13 +138,13 @@ def _execute(
     if names_caller and lookup is None:
         raise RuntimeError(f"{what}: the operation names the caller, and no membership lookup came with it")
     lookup = lookup if names_caller else None
-    in_unit = identity is None
+    in_unit = act_as is None
     looked = counter = None
     try:
         with conn.pipeline():
             conn.execute(SAVEPOINT if in_unit else "begin", prepare=False)
-            if identity is not None:
-                conn.execute(ACT_AS, (identity.role, identity.claims_json()))
+            if act_as is not None:
+                conn.execute(ACT_AS, act_as)
             if lookup is not None:
                 looked = conn.execute(*_sql.lookup(lookup))
             cursor = conn.execute(query, params)
@@ -181,6 +190,7 @@ class PostgresBackend:
     ) -> None:
         self.pool = pool
         self.identity = identity
+        self._act_as = (identity.role, identity.claims_json())  # the same for every call
         self._conn = conn  # set inside a unit of work: every call joins its transaction
         self._ended = False  # set when the unit of work's block ends: every call is refused
 
@@ -207,7 +217,7 @@ class PostgresBackend:
             return _execute(conn, op, what, lookup=lookup)
         try:
             with self.pool.connection() as conn:
-                return _execute(conn, op, what, self.identity, lookup)
+                return _execute(conn, op, what, self._act_as, lookup)
         except psycopg.OperationalError as e:
             raise Unavailable(f"{what}: the database connection failed: {e}") from e
 
@@ -245,7 +255,7 @@ class PostgresBackend:
                 if commit_first:
                     conn.execute("commit", prepare=False)
                 conn.execute("begin", prepare=False)
-                conn.execute(ACT_AS, (self.identity.role, self.identity.claims_json()))
+                conn.execute(ACT_AS, self._act_as)
         except psycopg.Error as e:
             if connection_lost(e):
                 raise Unavailable(f"the database connection failed: {e}") from e

@@ -153,6 +153,9 @@ class Store:
         A token that is not a JWT raises :class:`InvalidToken` here rather than turning into
         an anonymous caller; with ``verifier`` the token is also verified (signature, expiry,
         audience, issuer) before any request is sent.
+
+        PostgREST cannot chain requests: the user's membership is looked up in a request of
+        its own, before the first call that needs it (two requests, then one per call).
         """
         # imported here: supabase-py (the `supabase` extra) costs psycopg-only apps nothing
         try:
@@ -175,7 +178,10 @@ class Store:
         return self._with_identity(identity, identity.auth_user_id, tenant_id)
 
     def as_user(self, auth_user_id: UUID, *, tenant_id: UUID | None = None) -> Store:
-        """A store for a user on the same pool (one pool, a store per request); service stores only."""
+        """A store for a user on the same pool (one pool, a store per request); service stores only.
+
+        Its first call looks the user's membership up in the same round trip (see
+        ``_op_scope``): no round trip of its own."""
         return self._with_identity(Identity.user(auth_user_id), auth_user_id, tenant_id)
 
     def as_service(self) -> Store:

@@ -308,3 +308,11 @@ def _unit_of_work_case(db_url: str, service: Store, counter: Counter, chat: Chat
         assert conn.execute(
             "select count(*) from conversations where title = 'which tenant?'"
         ).fetchone() == (0,)
+
+
+def test_the_callers_marker_from_a_store_acting_as_no_user_is_invalid_input(service: Store) -> None:
+    # the service role has no membership for a marker to stand for: refused, nothing sent
+    from supatenant.ops import CALLER_TENANT
+
+    with pytest.raises(InvalidInput, match="stands for the caller's membership"):
+        service.tenants.get(CALLER_TENANT)

@@ -27,7 +27,7 @@ from psycopg_pool import AsyncConnectionPool
 from supatenant import _sql
 from supatenant.auth import Identity
 from supatenant.backends.postgres import ACT_AS, connection_lost, json_loads
-from supatenant.errors import Unavailable, UnitOfWorkEnded, Unsupported, database_error
+from supatenant.errors import InvalidInput, Unavailable, UnitOfWorkEnded, Unsupported, database_error
 from supatenant.ops import Lookup, Op, Result, Select
 from supatenant.settings import PoolOptions
 
@@ -134,8 +134,8 @@ async def _execute(
     when it fails, and a statement prepared there would be taken for prepared when it is not.
     """
     query, params, names_caller = _sql.compile_op(op)
-    if names_caller and lookup is None:
-        raise RuntimeError(f"{what}: the operation names the caller, and no membership lookup came with it")
+    if names_caller and lookup is None:  # only a store that acts as a user has a membership
+        raise InvalidInput(f"{what}: an id stands for the caller's membership; this store acts as no user")
     lookup = lookup if names_caller else None
     in_unit = act_as is None
     looked = counter = None

@@ -1,13 +1,25 @@
-"""Operations compiled to psycopg statements: identifiers through ``psycopg.sql``, values as parameters."""
+"""Operations compiled to psycopg statements: identifiers through ``psycopg.sql``, values as parameters.
+
+An operation's text depends on its shape only (tables, columns, operators, which values are
+given), not on its values: it is composed once per shape and kept, so a call pays for
+collecting its parameters, not for composing and rendering its SQL again.
+
+:data:`~supatenant.ops.CALLER_TENANT` and :data:`~supatenant.ops.CALLER_MEMBER` are no
+parameters: they become ``current_setting(...)::uuid``, read from the settings that the
+membership lookup (:func:`lookup`) sets earlier in the same transaction. Until it has set
+them they are blank, and reading them fails, so nothing runs without the caller's membership.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from supatenant.ops import (
+    CALLER,
     AllOf,
     AnyOf,
     Call,
@@ -16,22 +28,41 @@ from supatenant.ops import (
     Delete,
     Embed,
     Insert,
+    Lookup,
     Op,
     Order,
     Select,
     Update,
 )
 
-Statement = tuple[sql.Composed, list[Any]]
+Statement = tuple[bytes, list[Any]]
+Composed = tuple[sql.Composable, list[Any]]
 
 _BINARY = {"eq": "=", "neq": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "ilike": "ilike"}
 _IS = {None: sql.SQL("null"), True: sql.SQL("true"), False: sql.SQL("false")}
+
+# the statement text of each shape seen; shapes are few (one per call site, limit and list
+# length), and the rare process that meets too many starts again
+_TEXTS: dict[Hashable, tuple[bytes, bool]] = {}
+_MAX_TEXTS = 2048
 
 
 def _param(value: Any) -> Any:
     # JSON-ready values: a dict or list is a json/jsonb value; strings reach typed columns as
     # untyped literals, so the server parses them exactly as PostgREST would
     return Jsonb(value) if isinstance(value, dict | list) else value
+
+
+def _caller(value: Any) -> str | None:
+    """The setting a value stands for (the caller's tenant or member id), else None."""
+    return CALLER[value].setting if isinstance(value, str) and value in CALLER else None
+
+
+def _value(value: Any, params: list[Any]) -> sql.Composable:
+    if (setting := _caller(value)) is not None:
+        return sql.SQL("current_setting({})::uuid").format(sql.Literal(setting))
+    params.append(_param(value))
+    return sql.Placeholder()
 
 
 def _table(name: str) -> sql.Composable:
@@ -45,12 +76,12 @@ def _cmp(c: Cmp, params: list[Any]) -> sql.Composable:
     if c.op == "in":
         if not c.value:
             return sql.SQL("false")
-        params.extend(_param(v) for v in c.value)
-        return sql.SQL("{} in ({})").format(column, sql.SQL(", ").join(sql.Placeholder() * len(c.value)))
-    params.append(_param(c.value))
+        return sql.SQL("{} in ({})").format(column, sql.SQL(", ").join(_value(v, params) for v in c.value))
+    value = _value(c.value, params)
     if c.op == "wfts":
-        return sql.SQL("to_tsvector('english', {}) @@ websearch_to_tsquery('english', %s)").format(column)
-    return sql.SQL("{} {} %s").format(column, sql.SQL(_BINARY[c.op]))
+        match = "to_tsvector('english', {}) @@ websearch_to_tsquery('english', {})"
+        return sql.SQL(match).format(column, value)
+    return sql.SQL("{} {} {}").format(column, sql.SQL(_BINARY[c.op]), value)
 
 
 def _condition(c: Condition | AllOf, params: list[Any]) -> sql.Composable:
@@ -86,7 +117,7 @@ def _limit(limit: int | None) -> sql.Composable:
     return sql.SQL(" limit {}").format(sql.Literal(limit)) if limit is not None else sql.SQL("")
 
 
-def select(op: Select) -> Statement:
+def _select(op: Select) -> Composed:
     params: list[Any] = []
     query = sql.SQL("select {} from {}").format(_columns(op.columns), _table(op.table))
     query += _where(op.where, params) + _order(op.order)
@@ -135,25 +166,19 @@ def nest(op: Select, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(parents.values())
 
 
-def count(op: Select) -> Statement:
+def _count(op: Select) -> Composed:
     params: list[Any] = []
     return sql.SQL("select count(*) as count from {}").format(_table(op.table)) + _where(
         op.where, params
     ), params
 
 
-def insert(op: Insert) -> Statement:
+def _insert(op: Insert) -> Composed:
     columns = list(dict.fromkeys(key for row in op.rows for key in row))
     params: list[Any] = []
     tuples = []
     for row in op.rows:
-        values: list[sql.Composable] = []
-        for column in columns:
-            if column in row:
-                params.append(_param(row[column]))
-                values.append(sql.Placeholder())
-            else:
-                values.append(sql.DEFAULT)
+        values = [_value(row[column], params) if column in row else sql.DEFAULT for column in columns]
         tuples.append(sql.SQL("({})").format(sql.SQL(", ").join(values)))
     query = sql.SQL("insert into {} ({}) values {} returning {}").format(
         _table(op.table),
@@ -164,34 +189,133 @@ def insert(op: Insert) -> Statement:
     return query, params
 
 
-def update(op: Update) -> Statement:
-    params = [_param(v) for v in op.values.values()]
-    assignments = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in op.values)
+def _update(op: Update) -> Composed:
+    params: list[Any] = []
+    assignments = sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(k), _value(v, params)) for k, v in op.values.items()
+    )
     query = sql.SQL("update {} set {}").format(_table(op.table), assignments)
     return query + _where(op.where, params) + sql.SQL(" returning {}").format(_columns(op.columns)), params
 
 
-def delete(op: Delete) -> Statement:
+def _delete(op: Delete) -> Composed:
     params: list[Any] = []
     query = sql.SQL("delete from {}").format(_table(op.table)) + _where(op.where, params)
     return query + sql.SQL(" returning {}").format(_columns(op.columns)), params
 
 
-def call(op: Call) -> Statement:
-    arguments = sql.SQL(", ").join(sql.SQL("{} => %s").format(sql.Identifier(k)) for k in op.args)
+def _call(op: Call) -> Composed:
+    params: list[Any] = []
+    arguments = sql.SQL(", ").join(
+        sql.SQL("{} => {}").format(sql.Identifier(k), _value(v, params)) for k, v in op.args.items()
+    )
     function = sql.SQL("{}({})").format(_table(op.function), arguments)
     if op.returns == "value":
-        return sql.SQL("select {} as value").format(function), [_param(v) for v in op.args.values()]
-    return sql.SQL("select * from {}").format(function), [_param(v) for v in op.args.values()]
+        return sql.SQL("select {} as value").format(function), params
+    return sql.SQL("select * from {}").format(function), params
+
+
+def _lookup(op: Select) -> Composed:
+    """The membership ``op`` finds (:meth:`Lookup.select`), setting the transaction's
+    ``supatenant.tenant_id`` and ``supatenant.member_id`` to its ids when it finds exactly
+    one; they stay blank otherwise (``ACT_AS`` blanks them), so a statement reading them fails."""
+    inner, params = _select(op)
+    query = sql.SQL(
+        "select {columns} from (select *, count(*) over () as found from ({inner}) m) m"
+        " where set_config('supatenant.tenant_id', case found when 1 then tenant_id::text else '' end, true)"
+        " is not null"
+        " and set_config('supatenant.member_id', case found when 1 then id::text else '' end, true)"
+        " is not null"
+    ).format(columns=_columns(op.columns), inner=inner)
+    return query, params
+
+
+# -- shapes: what decides an operation's text, and its parameters in the order the text takes them
+
+
+def _slot(value: Any, params: list[Any]) -> str | None:
+    if (setting := _caller(value)) is None:
+        params.append(_param(value))
+    return setting
+
+
+def _cmp_shape(c: Condition | AllOf, params: list[Any]) -> Hashable:
+    if isinstance(c, Cmp):
+        if c.op == "is":
+            return (c.column, c.op, c.value)
+        if c.op == "in":
+            return (c.column, c.op, tuple(_slot(v, params) for v in c.value))
+        return (c.column, c.op, _slot(c.value, params))
+    return (type(c).__name__, tuple(_cmp_shape(p, params) for p in c.parts))
+
+
+def _where_shape(conditions: tuple[Condition, ...], params: list[Any]) -> Hashable:
+    return tuple(_cmp_shape(c, params) for c in conditions)
+
+
+def _shape(op: Op, params: list[Any]) -> Hashable:
+    """What ``op``'s text depends on; its parameters are appended to ``params``."""
+    if isinstance(op, Select):
+        where = _where_shape(op.where, params)
+        return ("select", op.table, where, op.order, op.limit, op.single, op.columns, op.embed)
+    if isinstance(op, Insert):
+        columns = tuple(dict.fromkeys(key for row in op.rows for key in row))
+        rows = tuple(tuple(_slot(row[c], params) if c in row else False for c in columns) for row in op.rows)
+        return ("insert", op.table, columns, rows, op.columns)
+    if isinstance(op, Update):
+        values = tuple((k, _slot(v, params)) for k, v in op.values.items())
+        return ("update", op.table, values, _where_shape(op.where, params), op.columns)
+    if isinstance(op, Delete):
+        return ("delete", op.table, _where_shape(op.where, params), op.columns)
+    args = tuple((k, _slot(v, params)) for k, v in op.args.items())
+    return ("call", op.function, args, op.returns)
+
+
+def _plain(params: list[Any]) -> list[Any]:
+    return [p.obj if isinstance(p, Jsonb) else p for p in params]
+
+
+def _compiled(kind: str, op: Op, compose: Callable[[Any], Composed]) -> tuple[bytes, list[Any], bool]:
+    params: list[Any] = []
+    key = (kind, _shape(op, params))
+    known = _TEXTS.get(key)
+    if known is None:
+        query, composed = compose(op)
+        if _plain(composed) != _plain(params):  # the two walks disagree: a bug here, never silent
+            raise RuntimeError(f"statement parameters out of order for {op!r}")
+        text = query.as_bytes(None)
+        known = (text, b"current_setting('supatenant." in text)
+        if len(_TEXTS) >= _MAX_TEXTS:
+            _TEXTS.clear()
+        _TEXTS[key] = known
+    return known[0], params, known[1]
+
+
+_COMPOSE: dict[type, Callable[[Any], Composed]] = {
+    Select: _select,
+    Insert: _insert,
+    Update: _update,
+    Delete: _delete,
+    Call: _call,
+}
+
+
+def compile_op(op: Op) -> tuple[bytes, list[Any], bool]:
+    """``op``'s statement and parameters, and whether it reads the caller's ids (then the
+    membership lookup must run before it, in the same transaction)."""
+    return _compiled("op", op, _COMPOSE[type(op)])
 
 
 def statement(op: Op) -> Statement:
-    if isinstance(op, Select):
-        return select(op)
-    if isinstance(op, Insert):
-        return insert(op)
-    if isinstance(op, Update):
-        return update(op)
-    if isinstance(op, Delete):
-        return delete(op)
-    return call(op)
+    query, params, _ = compile_op(op)
+    return query, params
+
+
+def count(op: Select) -> Statement:
+    query, params, _ = _compiled("count", op, _count)
+    return query, params
+
+
+def lookup(found: Lookup) -> Statement:
+    query, params, _ = _compiled("lookup", found.select(), _lookup)
+    return query, params

@@ -636,9 +636,9 @@ def test_a_thread_is_one_statement_and_leads_on_to_older_messages(
         ops: list[Any] = []
         run = m1.backend.run
 
-        def counted(op: Any, what: str) -> Any:
+        def counted(op: Any, what: str, *lookup: Any) -> Any:
             ops.append(op)
-            return run(op, what)
+            return run(op, what, *lookup)
 
         monkeypatch.setattr(m1.backend, "run", counted)
         m1.conversations.thread(conv.id, limit=3)

@@ -189,6 +189,36 @@ def test_get_asks_for_one_object_and_a_406_is_not_found(member: Store, wire: Wir
         ]
 
 
+def test_a_fresh_store_looks_its_membership_up_first_in_a_request_of_its_own(
+    open_store: Callable[..., Store], wire: Wire
+) -> None:
+    # PostgREST cannot chain requests: the lookup is a request, then the call names the tenant
+    store = open_store(access_token=USER_TOKEN)
+    conversation_id = uuid.uuid4()
+    wire.reply(200, [MEMBER_ROW])
+    wire.reply(200, conversation_row(id=str(conversation_id)))
+    assert store.conversations.get(conversation_id).id == conversation_id
+    lookup, get = wire.sent
+    assert (lookup.path, lookup.query[1:]) == (
+        "/rest/v1/users",
+        [("auth_id", f"eq.{AUTH_ID}"), ("is_active", "is.true"), ("limit", "2")],
+    )
+    assert (get.path, get.query[1:]) == (
+        "/rest/v1/conversations",
+        [("tenant_id", f"eq.{TENANT}"), ("id", f"eq.{conversation_id}")],
+    )
+    # known from then on: the next call is one request
+    wire.reply(200, conversation_row(id=str(conversation_id)))
+    store.conversations.get(conversation_id)
+    assert len(wire.sent) == 3
+    # no membership: NotFound from the lookup, and the call is never sent
+    other = open_store(access_token=USER_TOKEN)
+    wire.reply(200, [])
+    with pytest.raises(NotFound, match="no active membership"):
+        other.messages.append(conversation_id, role="user", content="hello")
+    assert [s.path for s in wire.sent[3:]] == ["/rest/v1/users"]
+
+
 def test_create_posts_the_validated_json_and_asks_for_the_row_back(member: Store, wire: Wire) -> None:
     wire.reply(201, [conversation_row(metadata={"channel": "web"})])
     created = member.conversations.create("Refund question", metadata={"channel": "web"})

@@ -19,15 +19,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import psycopg
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 from supatenant import _sql
 from supatenant.auth import Identity
-from supatenant.backends.postgres import ACT_AS, connection_lost
-from supatenant.errors import Unavailable, UnitOfWorkEnded, Unsupported, database_error
-from supatenant.ops import Op, Result, Select
+from supatenant.backends.postgres import ACT_AS, connection_lost, json_loads
+from supatenant.errors import InvalidInput, Unavailable, UnitOfWorkEnded, Unsupported, database_error
+from supatenant.ops import Lookup, Op, Result, Select
 from supatenant.settings import PoolOptions
 
 AsyncPool = AsyncConnectionPool[psycopg.AsyncConnection[DictRow]]
@@ -48,6 +49,12 @@ async def _checkout(conn: psycopg.AsyncConnection[DictRow]) -> None:
         log.warning("discarding a pooled connection used after it went back to the pool")
         await conn.close()
         raise psycopg.ProgrammingError("connection used while in the pool: discarded")
+
+
+async def _configure(conn: psycopg.AsyncConnection[DictRow]) -> None:
+    """The pool's ``configure``, run once per new connection: json and jsonb values are read
+    by :func:`~supatenant.backends.postgres.json_loads` (no client-side work per round trip)."""
+    set_json_loads(json_loads, conn)
 
 
 async def open_pool(dsn: str, options: PoolOptions | None = None) -> AsyncPool:
@@ -74,6 +81,7 @@ async def open_pool(dsn: str, options: PoolOptions | None = None) -> AsyncPool:
         # autocommit: every call sends its own begin and commit, in the same round trip
         kwargs={"row_factory": dict_row, "autocommit": True, **kwargs},
         check=_checkout,
+        configure=_configure,
         open=False,
     )
     try:
@@ -106,51 +114,84 @@ async def _undo(conn: psycopg.AsyncConnection[DictRow], in_unit: bool) -> None:
 
 
 async def _execute(
-    conn: psycopg.AsyncConnection[DictRow], op: Op, what: str, identity: Identity | None = None
+    conn: psycopg.AsyncConnection[DictRow],
+    op: Op,
+    what: str,
+    act_as: tuple[str, str] | None = None,
+    lookup: Lookup | None = None,
 ) -> Result:
-    """``op`` in one round trip. Outside a unit of work (``identity`` given): ``begin``, the
-    caller's role and claims, the statement (and its count), ``commit``; inside one: the
-    statement in a savepoint. All are sent at once in pipeline mode and answered at once.
+    """``op`` in one round trip. Outside a unit of work (``act_as`` given: the caller's role
+    and claims, as ``ACT_AS`` takes them): ``begin``, the caller's role and claims, the
+    statement (and its count), ``commit``; inside one: the statement in a savepoint. All
+    are sent at once in pipeline mode and answered at once.
+
+    When ``op`` names the caller's tenant or member (:class:`~supatenant.ops.Caller`), the
+    membership ``lookup`` runs just before it, as the caller, and sets the ids it reads; its
+    row comes back as the result's ``member``. Without exactly one membership the statement
+    fails (its ids are blank), nothing is written, and the lookup's finding is what is raised.
 
     Only the statement itself may be prepared: what follows it in the pipeline is skipped
     when it fails, and a statement prepared there would be taken for prepared when it is not.
     """
-    query, params = _sql.statement(op)
-    in_unit = identity is None
-    counter = None
+    query, params, names_caller = _sql.compile_op(op)
+    if names_caller and lookup is None:  # only a store that acts as a user has a membership
+        raise InvalidInput(f"{what}: an id stands for the caller's membership; this store acts as no user")
+    lookup = lookup if names_caller else None
+    in_unit = act_as is None
+    looked = counter = None
     try:
         async with conn.pipeline():
             await conn.execute(SAVEPOINT if in_unit else "begin", prepare=False)
-            if identity is not None:
-                await conn.execute(ACT_AS, (identity.role, identity.claims_json()))
+            if act_as is not None:
+                await conn.execute(ACT_AS, act_as)
+            if lookup is not None:
+                looked = await conn.execute(*_sql.lookup(lookup))
             cursor = await conn.execute(query, params)
             if isinstance(op, Select) and op.count:
                 counter = await conn.execute(*_sql.count(op), prepare=False)
             await conn.execute(RELEASE if in_unit else "commit", prepare=False)
-        rows = await cursor.fetchall() if cursor.description else []
+        rows = await cursor.fetchall() if _has_rows(cursor) else []
         counted = await counter.fetchone() if counter is not None else None
     except psycopg.Error as e:
+        members = await looked.fetchall() if looked is not None and _has_rows(looked) else None
         await _undo(conn, in_unit)
         if connection_lost(e):
             raise Unavailable(f"{what}: the database connection failed: {e}") from e
+        if lookup is not None and members is not None and (refused := lookup.refusal(members)):
+            raise refused from e
         raise database_error(e.diag.message_primary or str(e), e.sqlstate, what) from e
+    member = None
+    if lookup is not None and looked is not None:
+        members = await looked.fetchall()
+        if refused := lookup.refusal(members):
+            raise refused  # a read that met no row reading the blank ids: nothing was written
+        member = members[0]
     total = (int(counted["count"]) if counted else 0) if counter is not None else None
     if isinstance(op, Select):
         rows = _sql.nest(op, rows)
     if isinstance(op, Select) and op.single and len(rows) != 1:
         raise database_error("no row", "PGRST116", what)
     value = next(iter(rows[0].values())) if rows and getattr(op, "returns", None) == "value" else None
-    return Result(rows, total, value)
+    return Result(rows, total, value, member)
+
+
+def _has_rows(cursor: psycopg.AsyncCursor[DictRow]) -> bool:
+    # the result's status, not ``description``: that builds every column's description anew
+    return cursor.pgresult is not None and cursor.pgresult.status == ExecStatus.TUPLES_OK
 
 
 class AsyncPostgresBackend:
     """Runs operations as ``identity`` on connections from ``pool``."""
+
+    # a membership lookup runs in the same round trip as the call that needs it
+    folds_lookup = True
 
     def __init__(
         self, pool: AsyncPool, identity: Identity, conn: psycopg.AsyncConnection[DictRow] | None = None
     ) -> None:
         self.pool = pool
         self.identity = identity
+        self._act_as = (identity.role, identity.claims_json())  # the same for every call
         self._conn = conn  # set inside a unit of work: every call joins its transaction
         self._ended = False  # set when the unit of work's block ends: every call is refused
 
@@ -169,14 +210,15 @@ class AsyncPostgresBackend:
             )
         return self._conn
 
-    async def run(self, op: Op, what: str) -> Result:
+    async def run(self, op: Op, what: str, lookup: Lookup | None = None) -> Result:
+        """Run ``op``; ``lookup`` runs with it when ``op`` names the caller (see :func:`_execute`)."""
         if (conn := self._in_unit(what)) is not None:
             # in a savepoint: a call that fails undoes itself only, and the unit of work goes
             # on (the caller may catch the error and carry on, or leave the block to undo all)
-            return await _execute(conn, op, what)
+            return await _execute(conn, op, what, lookup=lookup)
         try:
             async with self.pool.connection() as conn:
-                return await _execute(conn, op, what, self.identity)
+                return await _execute(conn, op, what, self._act_as, lookup)
         except psycopg.OperationalError as e:
             raise Unavailable(f"{what}: the database connection failed: {e}") from e
 
@@ -214,7 +256,7 @@ class AsyncPostgresBackend:
                 if commit_first:
                     await conn.execute("commit", prepare=False)
                 await conn.execute("begin", prepare=False)
-                await conn.execute(ACT_AS, (self.identity.role, self.identity.claims_json()))
+                await conn.execute(ACT_AS, self._act_as)
         except psycopg.Error as e:
             if connection_lost(e):
                 raise Unavailable(f"the database connection failed: {e}") from e

@@ -22,7 +22,7 @@ from supatenant._edge import check_public_methods, invalid
 from supatenant.auth import Identity, TokenVerifier, token_subject
 from supatenant.errors import FieldError, InvalidInput, NotFound, Unsupported
 from supatenant.models import AcceptInvitationArgs, Member, Membership, to_json
-from supatenant.ops import Call, Cmp, Condition, Result, Select, eq
+from supatenant.ops import CALLER_MEMBER, CALLER_TENANT, Call, Lookup, Op, Result
 from supatenant.results import Scope
 from supatenant.settings import PoolOptions, Settings
 
@@ -35,10 +35,16 @@ else:
 
 
 class AsyncBackend(Protocol):
-    async def run(self, op: Any, what: str) -> Result: ...
+    folds_lookup: bool  # runs a membership lookup in the same round trip as the call needing it
+
+    async def run(self, op: Any, what: str, lookup: Lookup | None = None) -> Result: ...
     def unit_of_work(self) -> AbstractAsyncContextManager[Any]: ...
     async def commit(self) -> None: ...
     async def close(self) -> None: ...
+
+
+# what a store's operations name while it does not know its membership (see _op_scope)
+_CALLER = Scope(CALLER_TENANT, CALLER_MEMBER)
 
 
 @check_public_methods
@@ -64,6 +70,7 @@ class AsyncStore:
         self._scope = scope
         self._for_member = for_member
         self._me: Member | None = None
+        self._lookup: Lookup | None = None  # set once operations name the caller (see _op_scope)
         self._owns_backend = owns_backend
         self.tenants = AsyncTenants(self)
         self.members = AsyncMembers(self)
@@ -155,6 +162,9 @@ class AsyncStore:
         A token that is not a JWT raises :class:`InvalidToken` here rather than turning into
         an anonymous caller; with ``verifier`` the token is also verified (signature, expiry,
         audience, issuer) before any request is sent.
+
+        PostgREST cannot chain requests: the user's membership is looked up in a request of
+        its own, before the first call that needs it (two requests, then one per call).
         """
         # imported here: supabase-py (the `supabase` extra) costs psycopg-only apps nothing
         try:
@@ -186,7 +196,10 @@ class AsyncStore:
         return self._with_identity(identity, identity.auth_user_id, tenant_id)
 
     def as_user(self, auth_user_id: UUID, *, tenant_id: UUID | None = None) -> AsyncStore:
-        """A store for a user on the same pool (one pool, a store per request); service stores only."""
+        """A store for a user on the same pool (one pool, a store per request); service stores only.
+
+        Its first call looks the user's membership up in the same round trip (see
+        ``_op_scope``): no round trip of its own."""
         return self._with_identity(Identity.user(auth_user_id), auth_user_id, tenant_id)
 
     def as_service(self) -> AsyncStore:
@@ -239,24 +252,43 @@ class AsyncStore:
         """The caller's active membership (in ``tenant_id`` when the store was given one)."""
         if self._me is not None:
             return self._me
+        lookup = self._membership()
+        rows = (await self.backend.run(lookup.select(), "your membership")).rows
+        if refused := lookup.refusal(rows):
+            raise refused
+        return self._remember(rows[0])
+
+    def _membership(self) -> Lookup:
         if self._auth_user_id is None:
             raise InvalidInput("this store acts as no user: use for_member(tenant_id, member_id)")
-        where: tuple[Condition, ...] = (eq("auth_id", str(self._auth_user_id)), Cmp("is_active", "is", True))
-        if self._tenant_id is not None:
-            where += (eq("tenant_id", str(self._tenant_id)),)
-        op = Select("users", where, limit=2, columns=tuple(Member.model_fields))
-        rows = (await self.backend.run(op, "your membership")).rows
-        if not rows:
-            raise NotFound(f"user {self._auth_user_id} has no active membership you can see", "PGRST116")
-        if len(rows) > 1:
-            problem = FieldError(
-                field="tenant_id",
-                message="this user belongs to several tenants: pass one to choose",
-                type="missing",
-            )
-            raise invalid("your membership", [problem])
-        self._me = Member.model_validate(rows[0])
+        return Lookup(self._auth_user_id, self._tenant_id, tuple(Member.model_fields))
+
+    def _remember(self, row: dict[str, Any]) -> Member:
+        self._me = Member.model_validate(row)
+        self._scope = Scope(self._me.tenant_id, self._me.id)
         return self._me
+
+    async def _op_scope(self) -> Scope:
+        """The scope that repositories write into operations. A user's store that does not know
+        its membership yet, on a backend that folds the lookup into the call (psycopg), gets
+        :data:`~supatenant.ops.CALLER_TENANT` and :data:`~supatenant.ops.CALLER_MEMBER`, and
+        :meth:`_run` sends the lookup with the operation: one round trip, not two. Elsewhere
+        (supabase-py) the membership is looked up first, in a request of its own."""
+        if self._scope is not None:
+            return self._scope
+        if self._auth_user_id is not None and self.backend.folds_lookup:
+            self._lookup = self._membership()
+            return _CALLER
+        return await self.scope()
+
+    async def _run(self, op: Op, what: str) -> Result:
+        """Run ``op``, with the membership lookup when operations may name the caller."""
+        if self._lookup is None:
+            return await self.backend.run(op, what)
+        result = await self.backend.run(op, what, self._lookup)
+        if result.member is not None and self._me is None:
+            self._remember(result.member)
+        return result
 
     def known_tenant(self) -> UUID | None:
         """The tenant this store acts in, when known without asking the database."""

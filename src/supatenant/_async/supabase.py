@@ -15,7 +15,7 @@ from supabase import AsyncClient as AsyncSupabaseClient
 
 from supatenant import _rest
 from supatenant.errors import Unavailable, Unsupported, database_error
-from supatenant.ops import Op, Result
+from supatenant.ops import Lookup, Op, Result
 
 
 def rest_client(client: AsyncSupabaseClient, access_token: str | None) -> AsyncRestClient:
@@ -35,10 +35,16 @@ def rest_client(client: AsyncSupabaseClient, access_token: str | None) -> AsyncR
 
 
 class AsyncSupabaseBackend:
+    # PostgREST runs each request on its own and cannot chain one into the next: a store on
+    # this backend looks its caller's membership up in a request of its own, before the call
+    folds_lookup = False
+
     def __init__(self, rest: AsyncRestClient) -> None:
         self.rest = rest
 
-    async def run(self, op: Op, what: str) -> Result:
+    async def run(self, op: Op, what: str, lookup: Lookup | None = None) -> Result:
+        if lookup is not None:
+            raise Unsupported(f"{what}: PostgREST cannot run a membership lookup with a request")
         builder: Any = _rest.request(self.rest, op)
         try:
             response = await builder.execute()

@@ -20,15 +20,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool
 
 from supatenant import _sql
 from supatenant.auth import Identity
-from supatenant.backends.postgres import ACT_AS, connection_lost
-from supatenant.errors import Unavailable, UnitOfWorkEnded, Unsupported, database_error
-from supatenant.ops import Op, Result, Select
+from supatenant.backends.postgres import ACT_AS, connection_lost, json_loads
+from supatenant.errors import InvalidInput, Unavailable, UnitOfWorkEnded, Unsupported, database_error
+from supatenant.ops import Lookup, Op, Result, Select
 from supatenant.settings import PoolOptions
 
 Pool = ConnectionPool[psycopg.Connection[DictRow]]
@@ -49,6 +50,12 @@ def _checkout(conn: psycopg.Connection[DictRow]) -> None:
         log.warning("discarding a pooled connection used after it went back to the pool")
         conn.close()
         raise psycopg.ProgrammingError("connection used while in the pool: discarded")
+
+
+def _configure(conn: psycopg.Connection[DictRow]) -> None:
+    """The pool's ``configure``, run once per new connection: json and jsonb values are read
+    by :func:`~supatenant.backends.postgres.json_loads` (no client-side work per round trip)."""
+    set_json_loads(json_loads, conn)
 
 
 def open_pool(dsn: str, options: PoolOptions | None = None) -> Pool:
@@ -75,6 +82,7 @@ def open_pool(dsn: str, options: PoolOptions | None = None) -> Pool:
         # autocommit: every call sends its own begin and commit, in the same round trip
         kwargs={"row_factory": dict_row, "autocommit": True, **kwargs},
         check=_checkout,
+        configure=_configure,
         open=False,
     )
     try:
@@ -107,51 +115,84 @@ def _undo(conn: psycopg.Connection[DictRow], in_unit: bool) -> None:
 
 
 def _execute(
-    conn: psycopg.Connection[DictRow], op: Op, what: str, identity: Identity | None = None
+    conn: psycopg.Connection[DictRow],
+    op: Op,
+    what: str,
+    act_as: tuple[str, str] | None = None,
+    lookup: Lookup | None = None,
 ) -> Result:
-    """``op`` in one round trip. Outside a unit of work (``identity`` given): ``begin``, the
-    caller's role and claims, the statement (and its count), ``commit``; inside one: the
-    statement in a savepoint. All are sent at once in pipeline mode and answered at once.
+    """``op`` in one round trip. Outside a unit of work (``act_as`` given: the caller's role
+    and claims, as ``ACT_AS`` takes them): ``begin``, the caller's role and claims, the
+    statement (and its count), ``commit``; inside one: the statement in a savepoint. All
+    are sent at once in pipeline mode and answered at once.
+
+    When ``op`` names the caller's tenant or member (:class:`~supatenant.ops.Caller`), the
+    membership ``lookup`` runs just before it, as the caller, and sets the ids it reads; its
+    row comes back as the result's ``member``. Without exactly one membership the statement
+    fails (its ids are blank), nothing is written, and the lookup's finding is what is raised.
 
     Only the statement itself may be prepared: what follows it in the pipeline is skipped
     when it fails, and a statement prepared there would be taken for prepared when it is not.
     """
-    query, params = _sql.statement(op)
-    in_unit = identity is None
-    counter = None
+    query, params, names_caller = _sql.compile_op(op)
+    if names_caller and lookup is None:  # only a store that acts as a user has a membership
+        raise InvalidInput(f"{what}: an id stands for the caller's membership; this store acts as no user")
+    lookup = lookup if names_caller else None
+    in_unit = act_as is None
+    looked = counter = None
     try:
         with conn.pipeline():
             conn.execute(SAVEPOINT if in_unit else "begin", prepare=False)
-            if identity is not None:
-                conn.execute(ACT_AS, (identity.role, identity.claims_json()))
+            if act_as is not None:
+                conn.execute(ACT_AS, act_as)
+            if lookup is not None:
+                looked = conn.execute(*_sql.lookup(lookup))
             cursor = conn.execute(query, params)
             if isinstance(op, Select) and op.count:
                 counter = conn.execute(*_sql.count(op), prepare=False)
             conn.execute(RELEASE if in_unit else "commit", prepare=False)
-        rows = cursor.fetchall() if cursor.description else []
+        rows = cursor.fetchall() if _has_rows(cursor) else []
         counted = counter.fetchone() if counter is not None else None
     except psycopg.Error as e:
+        members = looked.fetchall() if looked is not None and _has_rows(looked) else None
         _undo(conn, in_unit)
         if connection_lost(e):
             raise Unavailable(f"{what}: the database connection failed: {e}") from e
+        if lookup is not None and members is not None and (refused := lookup.refusal(members)):
+            raise refused from e
         raise database_error(e.diag.message_primary or str(e), e.sqlstate, what) from e
+    member = None
+    if lookup is not None and looked is not None:
+        members = looked.fetchall()
+        if refused := lookup.refusal(members):
+            raise refused  # a read that met no row reading the blank ids: nothing was written
+        member = members[0]
     total = (int(counted["count"]) if counted else 0) if counter is not None else None
     if isinstance(op, Select):
         rows = _sql.nest(op, rows)
     if isinstance(op, Select) and op.single and len(rows) != 1:
         raise database_error("no row", "PGRST116", what)
     value = next(iter(rows[0].values())) if rows and getattr(op, "returns", None) == "value" else None
-    return Result(rows, total, value)
+    return Result(rows, total, value, member)
+
+
+def _has_rows(cursor: psycopg.Cursor[DictRow]) -> bool:
+    # the result's status, not ``description``: that builds every column's description anew
+    return cursor.pgresult is not None and cursor.pgresult.status == ExecStatus.TUPLES_OK
 
 
 class PostgresBackend:
     """Runs operations as ``identity`` on connections from ``pool``."""
+
+    # a membership lookup runs in the same round trip as the call that needs it
+    folds_lookup = True
 
     def __init__(
         self, pool: Pool, identity: Identity, conn: psycopg.Connection[DictRow] | None = None
     ) -> None:
         self.pool = pool
         self.identity = identity
+        self._act_as = (identity.role, identity.claims_json())  # the same for every call
         self._conn = conn  # set inside a unit of work: every call joins its transaction
         self._ended = False  # set when the unit of work's block ends: every call is refused
 
@@ -170,14 +211,15 @@ class PostgresBackend:
             )
         return self._conn
 
-    def run(self, op: Op, what: str) -> Result:
+    def run(self, op: Op, what: str, lookup: Lookup | None = None) -> Result:
+        """Run ``op``; ``lookup`` runs with it when ``op`` names the caller (see :func:`_execute`)."""
         if (conn := self._in_unit(what)) is not None:
             # in a savepoint: a call that fails undoes itself only, and the unit of work goes
             # on (the caller may catch the error and carry on, or leave the block to undo all)
-            return _execute(conn, op, what)
+            return _execute(conn, op, what, lookup=lookup)
         try:
             with self.pool.connection() as conn:
-                return _execute(conn, op, what, self.identity)
+                return _execute(conn, op, what, self._act_as, lookup)
         except psycopg.OperationalError as e:
             raise Unavailable(f"{what}: the database connection failed: {e}") from e
 
@@ -215,7 +257,7 @@ class PostgresBackend:
                 if commit_first:
                     conn.execute("commit", prepare=False)
                 conn.execute("begin", prepare=False)
-                conn.execute(ACT_AS, (self.identity.role, self.identity.claims_json()))
+                conn.execute(ACT_AS, self._act_as)
         except psycopg.Error as e:
             if connection_lost(e):
                 raise Unavailable(f"the database connection failed: {e}") from e

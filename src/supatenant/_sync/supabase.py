@@ -16,7 +16,7 @@ from supabase import Client as SupabaseClient
 
 from supatenant import _rest
 from supatenant.errors import Unavailable, Unsupported, database_error
-from supatenant.ops import Op, Result
+from supatenant.ops import Lookup, Op, Result
 
 
 def rest_client(client: SupabaseClient, access_token: str | None) -> SyncRestClient:
@@ -36,10 +36,16 @@ def rest_client(client: SupabaseClient, access_token: str | None) -> SyncRestCli
 
 
 class SupabaseBackend:
+    # PostgREST runs each request on its own and cannot chain one into the next: a store on
+    # this backend looks its caller's membership up in a request of its own, before the call
+    folds_lookup = False
+
     def __init__(self, rest: SyncRestClient) -> None:
         self.rest = rest
 
-    def run(self, op: Op, what: str) -> Result:
+    def run(self, op: Op, what: str, lookup: Lookup | None = None) -> Result:
+        if lookup is not None:
+            raise Unsupported(f"{what}: PostgREST cannot run a membership lookup with a request")
         builder: Any = _rest.request(self.rest, op)
         try:
             response = builder.execute()

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from supatenant._edge import check_public_methods
 from supatenant.errors import InvalidReference, NotFound, PermissionDenied, Unsupported, database_error
-from supatenant.ops import Call, Cmp, Op, Result, eq
+from supatenant.ops import Call, Caller, Cmp, Op, Result, eq
 
 if TYPE_CHECKING:
     from supatenant._async.store import AsyncStore
@@ -34,11 +34,19 @@ class AsyncRepository:
         self._store = store
 
     async def _scope(self) -> Scope:
-        return await self._store.scope()
+        """The store's membership, for operations: before the store knows it, markers that the
+        psycopg backend fills in the same round trip (see ``AsyncStore._op_scope``)."""
+        return await self._store._op_scope()
 
     async def _tenant(self, tenant_id: UUID | None) -> UUID:
-        """``tenant_id`` when given (service-role jobs), else the store's member's tenant."""
+        """``tenant_id`` when given (service-role jobs), else the store's member's tenant (for
+        operations: see :meth:`_scope`)."""
         return tenant_id if tenant_id is not None else (await self._scope()).tenant_id
+
+    @staticmethod
+    def _tenant_named(tenant: UUID) -> str:
+        """``tenant`` as an error message names it (the caller's, before it is known: "your tenant")."""
+        return "your tenant" if isinstance(tenant, Caller) else f"tenant {tenant}"
 
     def _tenant_filter(self, tenant_id: UUID | None) -> UUID | None:
         """``tenant_id``, else the store's tenant when it already knows it (no lookup), else None."""
@@ -56,7 +64,7 @@ class AsyncRepository:
                 f"{what}: a store working for a member reaches that member's conversations, "
                 "messages and feedback only; use the service store itself"
             )
-        return await self._store.backend.run(op, what)
+        return await self._store._run(op, what)
 
     async def _rows(self, op: Op, model: type[BaseModel], what: str) -> Result:
         """Run ``op`` reading the columns ``model`` knows by name: a column added to the table

@@ -29,7 +29,7 @@ class AsyncTenants(AsyncRepository):
         """A tenant by id; by default the store's member's own tenant."""
         tenant = await self._tenant(tenant_id)
         return await self._one(
-            Select("tenants", (eq("id", str(tenant)),), single=True), Tenant, f"tenant {tenant}"
+            Select("tenants", (eq("id", str(tenant)),), single=True), Tenant, self._tenant_named(tenant)
         )
 
     async def list(self) -> builtins.list[Tenant]:
@@ -48,7 +48,7 @@ class AsyncTenants(AsyncRepository):
         """Change a tenant; owners may change name and settings, the service role anything.
         Nothing given changes nothing."""
         tenant = await self._tenant(tenant_id)
-        what = f"update tenant {tenant}"
+        what = f"update {self._tenant_named(tenant)}"
         changes = to_json(
             TenantsUpdate, given(name=name, settings=settings, plan=plan, is_active=is_active), what
         )

@@ -80,7 +80,7 @@ class Governance(Repository):
         messages older than that many days are deleted by the maintenance job. Both None clears it.
         Returns the retention now in force."""
         tenant = self._tenant(tenant_id)
-        what = f"set retention of tenant {tenant}"
+        what = f"set retention of {self._tenant_named(tenant)}"
         given = {
             "p_tenant_id": tenant,
             "p_archived_conversations_days": archived_conversations_days,

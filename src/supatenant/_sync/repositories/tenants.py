@@ -29,7 +29,9 @@ class Tenants(Repository):
     def get(self, tenant_id: UUID | None = None) -> Tenant:
         """A tenant by id; by default the store's member's own tenant."""
         tenant = self._tenant(tenant_id)
-        return self._one(Select("tenants", (eq("id", str(tenant)),), single=True), Tenant, f"tenant {tenant}")
+        return self._one(
+            Select("tenants", (eq("id", str(tenant)),), single=True), Tenant, self._tenant_named(tenant)
+        )
 
     def list(self) -> builtins.list[Tenant]:
         """Every tenant the caller can see, by name."""
@@ -47,7 +49,7 @@ class Tenants(Repository):
         """Change a tenant; owners may change name and settings, the service role anything.
         Nothing given changes nothing."""
         tenant = self._tenant(tenant_id)
-        what = f"update tenant {tenant}"
+        what = f"update {self._tenant_named(tenant)}"
         changes = to_json(
             TenantsUpdate, given(name=name, settings=settings, plan=plan, is_active=is_active), what
         )

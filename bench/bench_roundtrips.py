@@ -3,8 +3,8 @@ with added latency.
 
     .venv/bin/python -m bench.bench_roundtrips [--rounds 300] [--delay-ms 0.5]
 
-Every connection goes through a local TCP proxy that counts round trips (each time the
-client speaks again after the server answered) and, in the second pass, holds each chunk
+Every connection goes through a local TCP proxy (:mod:`bench.wire_proxy`) that counts round
+trips (the server's ReadyForQuery messages) and, in the second pass, holds each chunk
 ``--delay-ms`` in each direction (1 ms of round-trip latency by default), which is what a
 hosted database adds. For ``conversations.get``, ``messages.list(50)`` and
 ``messages.append`` it reports round trips per call, the median time and the median CPU
@@ -18,74 +18,24 @@ composed beforehand). Figures only; nothing asserts a speed.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import statistics
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg.rows import dict_row
 
+from bench.wire_proxy import Proxy
 from supatenant import Store, _sql, database, embedded
 from supatenant.auth import Identity
 from supatenant.backends.postgres import act_as
 from supatenant.ops import Insert, Select, eq
 from supatenant.paging import newest_first
-
-
-class Proxy:
-    """A TCP proxy on 127.0.0.1 counting round trips, optionally delaying every chunk."""
-
-    def __init__(self, upstream: tuple[str, int], delay: float = 0.0) -> None:
-        self.upstream, self.delay = upstream, delay
-        self.trips = 0
-        self.loop = asyncio.new_event_loop()
-        self.port = 0
-        ready = threading.Event()
-        threading.Thread(target=self._serve, args=(ready,), daemon=True).start()
-        ready.wait()
-
-    def _serve(self, ready: threading.Event) -> None:
-        asyncio.set_event_loop(self.loop)
-
-        async def start() -> None:
-            server = await asyncio.start_server(self._client, "127.0.0.1", 0)
-            self.port = server.sockets[0].getsockname()[1]
-            ready.set()
-
-        self.loop.run_until_complete(start())
-        self.loop.run_forever()
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
-        answered = [True]  # the next client chunk after an answer starts a round trip
-
-        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, from_client: bool) -> None:
-            while chunk := await src.read(65536):
-                if from_client and answered[0]:
-                    self.trips += 1
-                answered[0] = not from_client
-                if self.delay:
-                    await asyncio.sleep(self.delay)
-                dst.write(chunk)
-                await dst.drain()
-            dst.close()
-
-        await asyncio.gather(
-            pump(reader, up_writer, True), pump(up_reader, writer, False), return_exceptions=True
-        )
-
-
-def _via(url: str, port: int) -> str:
-    parts = urlsplit(url)
-    netloc = f"{parts.username}@127.0.0.1:{port}" if parts.username else f"127.0.0.1:{port}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _setup(url: str) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID, uuid.UUID]:
@@ -142,7 +92,7 @@ def run(url: str, rounds: int, delay_ms: float) -> dict[str, Any]:
     for label, delay in (("direct", 0.0), (f"+{2 * delay_ms:g} ms round trip", delay_ms / 1000)):
         proxy = Proxy(upstream, delay)
         results[label] = _link(
-            proxy, _via(url, proxy.port), rounds, (tenant, auth_id, conversation), (get_op, list_op)
+            proxy, proxy.url(url), rounds, (tenant, auth_id, conversation), (get_op, list_op)
         )
     return results
 

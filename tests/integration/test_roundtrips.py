@@ -9,77 +9,17 @@ connections are opened before counting starts). No timing is involved. Each case
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 
+from bench.wire_proxy import Proxy as Counter
 from supatenant import AsyncStore, InvalidInput, NotFound, Store
 from tests.blocking import Blocking
-
-
-class Counter:
-    """A TCP proxy on 127.0.0.1 to ``upstream`` that counts ReadyForQuery ('Z') messages."""
-
-    def __init__(self, upstream: tuple[str, int]) -> None:
-        self.upstream = upstream
-        self.trips = 0
-        self.loop = asyncio.new_event_loop()
-        self.port = 0
-        ready = threading.Event()
-        threading.Thread(target=self._serve, args=(ready,), daemon=True).start()
-        ready.wait()
-
-    def _serve(self, ready: threading.Event) -> None:
-        asyncio.set_event_loop(self.loop)
-
-        async def start() -> None:
-            server = await asyncio.start_server(self._client, "127.0.0.1", 0)
-            self.port = server.sockets[0].getsockname()[1]
-            ready.set()
-
-        self.loop.run_until_complete(start())
-        self.loop.run_forever()
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
-
-        async def forward(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            while chunk := await src.read(65536):
-                dst.write(chunk)
-                await dst.drain()
-            dst.close()
-
-        async def count(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            # every server message is a type byte and a length (no SSL: sslmode=disable)
-            pending = bytearray()
-            while chunk := await src.read(65536):
-                pending += chunk
-                while len(pending) >= 5 and len(pending) >= 1 + (size := int.from_bytes(pending[1:5])):
-                    self.trips += pending[0] == ord("Z")
-                    del pending[: 1 + size]
-                dst.write(chunk)
-                await dst.drain()
-            dst.close()
-
-        await asyncio.gather(forward(reader, up_writer), count(up_reader, writer), return_exceptions=True)
-
-    def url(self, url: str) -> str:
-        parts = urlsplit(url)
-        user = f"{parts.username}@" if parts.username else ""
-        query = f"{parts.query}&sslmode=disable" if parts.query else "sslmode=disable"
-        return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{self.port}", query=query))
-
-    def during(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[int, Any]:
-        """How many round trips ``call(*args, **kwargs)`` took, and what it returned."""
-        before = self.trips
-        result = call(*args, **kwargs)
-        return self.trips - before, result
 
 
 @dataclass
@@ -144,8 +84,7 @@ def chat(db_url: str) -> Chat:
 
 @pytest.fixture(scope="module")
 def counter(db_url: str) -> Counter:
-    parts = urlsplit(db_url)
-    return Counter((parts.hostname or "127.0.0.1", parts.port or 5432))
+    return Counter.to(db_url)
 
 
 @pytest.fixture(params=["sync", "async"])

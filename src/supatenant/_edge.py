@@ -14,12 +14,14 @@ import enum
 import functools
 import inspect
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 import pydantic
-from pydantic import BeforeValidator, ConfigDict, Field, Strict, ValidationError
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Strict, ValidationError
+from pydantic_core import PydanticCustomError
 
 from supatenant.errors import FieldError, InvalidInput
 
@@ -78,6 +80,20 @@ def whole_number(name: str, value: Any, what: str, low: int = 0, high: int = MAX
     else:
         return value
     raise invalid(what, [problem])
+
+
+MAX_CONTENT_BYTES = 1_048_576  # a message's text, as the table's check has it
+
+
+def _fits_a_message(value: str) -> str:
+    if len(value) * 4 > MAX_CONTENT_BYTES and len(value.encode("utf-8", "surrogatepass")) > MAX_CONTENT_BYTES:
+        raise PydanticCustomError(
+            "too_long", "a message holds at most {limit} bytes of text", {"limit": MAX_CONTENT_BYTES}
+        )
+    return value
+
+
+MessageText = Annotated[str, AfterValidator(_fits_a_message)]  # a message's text: up to 1 MiB in UTF-8
 
 
 class Unset(enum.Enum):
@@ -170,9 +186,18 @@ def text_problems(values: Mapping[str, Any]) -> list[FieldError]:
     return [p for name, value in values.items() for p in _bad_values(value, name)]
 
 
+def _call_name(fn: Callable[..., Any]) -> str:
+    """How errors name a method: ``conversations.list`` for AsyncConversations.list and
+    Conversations.list alike (the attribute a store reaches it by)."""
+    owner, _, method = fn.__qualname__.rpartition(".")
+    owner = re.sub(r"(?<!^)(?=[A-Z])", "_", owner.removeprefix("Async")).lower()
+    return f"{owner}.{method}" if owner else method
+
+
 def checked(fn: F) -> F:
     """``fn`` with its arguments validated first (see the module's text)."""
     signature = inspect.signature(fn)
+    name = _call_name(fn)
     names = list(signature.parameters)
     validated: Callable[..., Any] | None = None
 
@@ -184,17 +209,17 @@ def checked(fn: F) -> F:
             bound = signature.bind(*args, **kwargs)
         except TypeError as e:
             problem = FieldError(field="input", message=str(e), type="arguments")
-            raise invalid(fn.__qualname__, [problem]) from None
+            raise invalid(name, [problem]) from None
         problems = text_problems({k: v for k, v in bound.arguments.items() if k not in ("self", "cls")})
         if problems:
-            raise invalid(fn.__qualname__, problems)
+            raise invalid(name, problems)
         return validated
 
     def refused(e: ValidationError) -> InvalidInput | None:
         """This call's arguments at fault; None for an error from a row or model inside it."""
         # an Iterable argument is validated as the call consumes it, under this title
         ours = e.title in (fn.__qualname__, "ValidatorIterator")
-        return invalid(fn.__qualname__, field_errors(e, names)) if ours else None
+        return invalid(name, field_errors(e, names)) if ours else None
 
     wrapper: Callable[..., Any]
     if inspect.iscoroutinefunction(fn):

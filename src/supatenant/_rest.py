@@ -37,19 +37,21 @@ def _tree(c: Cmp | AllOf | AnyOf) -> str:
     return f"and({inner})" if isinstance(c, AllOf) else inner
 
 
-def _filter(builder: Any, c: Condition) -> Any:
+def _filter(builder: Any, c: Condition, embedded: str | None = None) -> Any:
+    """``c`` on the request's rows, or on its ``embedded`` table's rows."""
     if isinstance(c, AnyOf):
-        return builder.or_(_tree(c))
+        return builder.or_(_tree(c), reference_table=embedded)
+    column = f"{embedded}.{c.column}" if embedded else c.column
     if c.op == "in":
-        return builder.in_(c.column, [_text(v) for v in c.value])
+        return builder.in_(column, [_text(v) for v in c.value])
     if c.op == "wfts":
-        return builder.filter(c.column, "wfts(english)", c.value)
-    return builder.filter(c.column, c.op, _text(c.value))
+        return builder.filter(column, "wfts(english)", c.value)
+    return builder.filter(column, c.op, _text(c.value))
 
 
-def _filters(builder: Any, conditions: tuple[Condition, ...]) -> Any:
+def _filters(builder: Any, conditions: tuple[Condition, ...], embedded: str | None = None) -> Any:
     for c in conditions:
-        builder = _filter(builder, c)
+        builder = _filter(builder, c, embedded)
     return builder
 
 
@@ -66,6 +68,7 @@ def request(client: Any, op: Op) -> Any:
         for o in op.order:
             builder = builder.order(o.column, desc=o.descending)
         if op.embed is not None:
+            builder = _filters(builder, op.embed.where, op.embed.table)
             for o in op.embed.order:
                 builder = builder.order(o.column, desc=o.descending, foreign_table=op.embed.table)
             if op.embed.limit is not None:

@@ -124,11 +124,11 @@ def _select(op: Select) -> Composed:
     # with single, a second row means "not exactly one"
     query += _limit(2 if op.single else op.limit)
     if op.embed is not None:
-        query = _embedded(query, op.embed)
+        query = _embedded(query, op.embed, params)
     return query, params
 
 
-def _embedded(parent: sql.Composable, embed: Embed) -> sql.Composed:
+def _embedded(parent: sql.Composable, embed: Embed, params: list[Any]) -> sql.Composed:
     """``parent``'s rows, each joined to its embedded rows (one statement, one snapshot):
     a row per embedded row, its columns named ``<table>.<column>``; :func:`nest` folds them."""
     child = sql.SQL("select {} from {} where {}").format(
@@ -139,6 +139,8 @@ def _embedded(parent: sql.Composable, embed: Embed) -> sql.Composed:
             for mine, theirs in embed.on
         ),
     )
+    if embed.where:  # its own columns: the lateral select's table comes first in scope
+        child += sql.SQL(" and ") + sql.SQL(" and ").join(_condition(c, params) for c in embed.where)
     child += _order(embed.order, embed.table) + _limit(embed.limit)
     named = sql.SQL(", ").join(
         sql.SQL("{} as {}").format(sql.Identifier("child", c), sql.Identifier(f"{embed.table}.{c}"))
@@ -257,7 +259,21 @@ def _shape(op: Op, params: list[Any]) -> Hashable:
     """What ``op``'s text depends on; its parameters are appended to ``params``."""
     if isinstance(op, Select):
         where = _where_shape(op.where, params)
-        return ("select", op.table, where, op.order, op.limit, op.single, op.columns, op.embed)
+        embed = op.embed
+        if embed is not None:  # its conditions' parameters follow the row's (as in the text)
+            embedded = (embed.table, embed.on, embed.columns, embed.order, embed.limit)
+            return (
+                "select",
+                op.table,
+                where,
+                op.order,
+                op.limit,
+                op.single,
+                op.columns,
+                embedded,
+                _where_shape(embed.where, params),
+            )
+        return ("select", op.table, where, op.order, op.limit, op.single, op.columns)
     if isinstance(op, Insert):
         columns = tuple(dict.fromkeys(key for row in op.rows for key in row))
         rows = tuple(tuple(_slot(row[c], params) if c in row else False for c in columns) for row in op.rows)

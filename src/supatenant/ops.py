@@ -68,6 +68,7 @@ class Embed:
     columns: tuple[str, ...]
     order: tuple[Order, ...] = ()
     limit: int | None = None
+    where: tuple[Condition, ...] = ()  # which of them, besides belonging to the row
 
 
 @dataclass(frozen=True)

@@ -288,8 +288,8 @@ def test_held_identity_switches_and_tenant_header(
 
 def test_held_forged_cursors_reveal_nothing(secret_client: TestClient, world: World) -> None:
     """A colleague's real cursor, or one forged to name their conversation, gives the same
-    empty page as a conversation that does not exist; a cursor with a changed character is a
-    422 naming the parameter."""
+    404 as a conversation that does not exist; a cursor with a changed character is a 422
+    naming the parameter."""
     m1 = _bearer(jwt.encode(_claims(world.actors["m1"].auth_id or uuid.uuid4()), SECRET))
     m2 = _bearer(jwt.encode(_claims(world.actors["m2"].auth_id or uuid.uuid4()), SECRET))
     conv = secret_client.post("/conversations", json={"title": "secret"}, headers=m1).json()["id"]
@@ -307,7 +307,7 @@ def test_held_forged_cursors_reveal_nothing(secret_client: TestClient, world: Wo
         secret_client.get(f"/conversations/{c}/messages", params={"after": cur}, headers=m2)
         for c, cur in ((conv, page["next"]), (conv, forged(conv)), (missing, forged(missing)))
     ]
-    assert [(a.status_code, a.json()["items"]) for a in answers] == [(200, [])] * 3
+    assert [(a.status_code, a.json()["error"]) for a in answers] == [(404, "NotFound")] * 3
     own = secret_client.get(f"/conversations/{conv}/messages", params={"after": forged(conv)}, headers=m1)
     assert len(own.json()["items"]) == 6
     other = secret_client.get(

@@ -142,5 +142,6 @@ def test_cursors_travel_through_the_api_as_they_are(client: TestClient, world: W
     assert bad.status_code == 422
     assert "after" in bad.text
     theirs = client.get(f"/conversations/{conv}/messages", params={"after": first["next"]}, headers=m2)
-    assert theirs.status_code == 200
-    assert theirs.json()["items"] == []
+    assert theirs.status_code == 404  # as for a conversation that does not exist
+    missing = client.get(f"/conversations/{uuid.uuid4()}/messages", headers=m2)
+    assert (missing.status_code, missing.json()["error"]) == (404, theirs.json()["error"])

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import pytest
 
-from supatenant import AsyncMessageStream, QuotaExceeded, Store
+from supatenant import AsyncMessageStream, NotFound, QuotaExceeded, Store
 from supatenant.models import Message
 from supatenant.paging import Position, read_cursor
 from tests.blocking import Blocking
@@ -142,17 +142,26 @@ def test_a_recorded_turn_is_one_call_and_a_quota_refusal_is_typed(
 
 def test_a_thread_pages_back_by_seq(member: Store, wire: Wire) -> None:
     rows = [message_row(seq=n, status="complete") for n in (9, 8, 7)]
-    wire.reply(200, rows)
+    wire.reply(200, {"tenant_id": str(TENANT), "id": str(CONV), "messages": rows})
     page = member.messages.list(CONV, limit=2)
     assert page.next is not None
     assert read_cursor(page.next, kind="messages", within=CONV, field="after", what="") == Position(
         "messages", 8, uuid.UUID(rows[1]["id"]), CONV
     )
-    wire.reply(200, [])
+    wire.reply(200, {"tenant_id": str(TENANT), "id": str(CONV), "messages": []})
     member.messages.list(CONV, limit=2, after=page.next)
     first, second = wire.sent
-    assert ("order", "seq.desc,id.desc") in first.query
-    assert ("or", f'(seq.lt."8",and(seq.eq."8",id.lt."{rows[1]["id"]}"))') in second.query
+    # one request: the conversation (NotFound when it is not the caller's) and its messages
+    assert first.path.endswith("/conversations")
+    assert first.headers["accept"] == "application/vnd.pgrst.object+json"
+    assert ("id", f"eq.{CONV}") in first.query
+    assert ("messages.order", "seq.desc,id.desc") in first.query
+    assert ("messages.limit", "3") in first.query
+    keyset = f'(seq.lt."8",and(seq.eq."8",id.lt."{rows[1]["id"]}"))'
+    assert ("messages.or", keyset) in second.query
+    wire.error(406, "PGRST116", "JSON object requested, multiple (or no) rows returned")
+    with pytest.raises(NotFound):
+        member.messages.list(uuid.uuid4())
 
 
 def test_a_thread_is_one_request_embedding_its_latest_messages(member: Store, wire: Wire) -> None:

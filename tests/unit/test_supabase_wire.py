@@ -244,7 +244,15 @@ def test_bad_input_is_refused_before_any_request(member: Store, wire: Wire) -> N
         member.conversations.create("x" * 501)
     with pytest.raises(InvalidInput, match="role"):
         member.messages.append(uuid.uuid4(), role="robot", content="beep")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput) as too_long:
+        member.messages.append(uuid.uuid4(), role="user", content="é" * (2**19) + "!")  # 1 MiB + 1 byte
+    assert [(d["field"], d["type"]) for d in too_long.value.details] == [("content", "too_long")]
+    assert str(too_long.value).startswith("messages.append: content:")
     assert wire.sent == []
+    wire.error(403, "42501", "new row violates row-level security policy")
+    with pytest.raises(NotFound):  # exactly 1 MiB: sent (and refused by the server, here)
+        member.messages.append(uuid.uuid4(), role="user", content="é" * 2**19)
+    assert len(wire.sent) == 1
 
 
 def test_list_pages_by_keyset_and_reads_the_total_from_content_range(member: Store, wire: Wire) -> None:

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel
 
 from supatenant._edge import check_public_methods
 from supatenant.errors import InvalidReference, NotFound, PermissionDenied, Unsupported, database_error
-from supatenant.ops import Call, Caller, Cmp, Op, Result, eq
+from supatenant.models import Message
+from supatenant.ops import Call, Caller, Cmp, Condition, Embed, Op, Order, Result, Select, eq
 
 if TYPE_CHECKING:
     from supatenant._async.store import AsyncStore
@@ -51,6 +52,38 @@ class AsyncRepository:
     def _tenant_filter(self, tenant_id: UUID | None) -> UUID | None:
         """``tenant_id``, else the store's tenant when it already knows it (no lookup), else None."""
         return tenant_id if tenant_id is not None else self._store.known_tenant()
+
+    async def _conversation_key(self, conversation_id: UUID) -> tuple[Condition, ...]:
+        """The conversation ``conversation_id`` of the store's tenant (and member, for a
+        ``for_member`` store)."""
+        tenant = str(await self._tenant(None))
+        return (eq("tenant_id", tenant), eq("id", str(conversation_id)), *self._members_rows_only())
+
+    async def _with_messages(
+        self,
+        conversation_id: UUID,
+        columns: tuple[str, ...],
+        *,
+        where: tuple[Condition, ...],
+        order: tuple[Order, ...],
+        limit: int,
+        what: str,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A conversation's ``columns`` and the messages of it that ``where`` picks, in one
+        statement (one snapshot, one round trip); NotFound when the conversation is missing
+        or not the caller's to read, never an empty list that would not tell."""
+        embed = Embed(
+            "messages",
+            on=(("tenant_id", "tenant_id"), ("conversation_id", "id")),
+            columns=tuple(Message.model_fields),
+            order=order,
+            limit=limit,
+            where=where,
+        )
+        key = await self._conversation_key(conversation_id)
+        op = Select("conversations", key, single=True, columns=columns, embed=embed)
+        row = dict((await self._run(op, what)).rows[0])
+        return row, row.pop("messages")
 
     def _members_rows_only(self) -> tuple[Cmp, ...]:
         """The condition that keeps a :meth:`~AsyncStore.for_member` store to its member's rows

@@ -6,7 +6,7 @@ from uuid import UUID
 from supatenant._async.repositories._base import AsyncRepository
 from supatenant._edge import UNSET, Limit, Unset, given
 from supatenant.models import Conversation, ConversationsInsert, ConversationsUpdate, Message, to_json
-from supatenant.ops import Cmp, Condition, Embed, Insert, Select, Update, eq
+from supatenant.ops import Cmp, Condition, Insert, Select, Update, eq
 from supatenant.paging import Cursor, Keyset, Page, newest_first
 from supatenant.results import Thread
 
@@ -32,12 +32,8 @@ class AsyncConversations(AsyncRepository):
         op = Insert("conversations", (to_json(ConversationsInsert, row, "create conversation"),))
         return await self._one(op, Conversation, "create conversation")
 
-    async def _key(self, conversation_id: UUID) -> tuple[Condition, ...]:
-        tenant = str(await self._tenant(None))
-        return (eq("tenant_id", tenant), eq("id", str(conversation_id)), *self._members_rows_only())
-
     async def get(self, conversation_id: UUID) -> Conversation:
-        op = Select("conversations", await self._key(conversation_id), single=True)
+        op = Select("conversations", await self._conversation_key(conversation_id), single=True)
         return await self._one(op, Conversation, f"conversation {conversation_id}")
 
     async def update(
@@ -62,7 +58,9 @@ class AsyncConversations(AsyncRepository):
         if not values:
             return await self.get(conversation_id)
         op = Update(
-            "conversations", to_json(ConversationsUpdate, values, what), await self._key(conversation_id)
+            "conversations",
+            to_json(ConversationsUpdate, values, what),
+            await self._conversation_key(conversation_id),
         )
         return await self._one(op, Conversation, what)
 
@@ -80,7 +78,7 @@ class AsyncConversations(AsyncRepository):
         """Most recently active first. ``archived=None`` lists both; ``everyone`` lists the whole
         tenant's threads (admins), else the store's member's own (a ``for_member`` store: always).
         ``after=page.next`` pages on, ``before=page.previous`` pages back."""
-        what = "conversations"
+        what = "conversations.list"
         keyset = Keyset("conversations")
         start, order, at, backwards = keyset.start(after, before, what)
         scope = await self._scope()
@@ -102,18 +100,16 @@ class AsyncConversations(AsyncRepository):
         """The conversation and its latest ``limit`` messages, oldest first, read together (one
         statement: one snapshot). ``thread.next`` (when ``has_more``) is the cursor for
         ``messages.list(conversation_id, after=thread.next)``: the messages before these."""
-        columns = tuple(Message.model_fields)
-        embed = Embed(
-            "messages",
-            on=(("tenant_id", "tenant_id"), ("conversation_id", "id")),
-            columns=columns,
+        row, messages = await self._with_messages(
+            conversation_id,
+            tuple(Conversation.model_fields),
+            where=(),
             order=newest_first("seq"),
             limit=limit + 1,
+            what=f"conversation {conversation_id}",
         )
-        op = Select("conversations", await self._key(conversation_id), single=True, embed=embed)
-        row = dict((await self._rows(op, Conversation, f"conversation {conversation_id}")).rows[0])
-        latest = [Message.model_validate(m) for m in row.pop("messages")]
         conversation = Conversation.model_validate(row)
+        latest = [Message.model_validate(m) for m in messages]
         keyset = Keyset("messages", conversation.id)
         more = len(latest) > limit
         latest = latest[:limit]

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from supatenant._async.repositories._base import AsyncRepository
 from supatenant._async.repositories.turns import AsyncMessageStream, Turn, usage_args
-from supatenant._edge import Limit, Money, whole_number
+from supatenant._edge import Limit, MessageText, Money, whole_number
 from supatenant.errors import InvalidInput
 from supatenant.models import (
     Message,
@@ -17,7 +17,7 @@ from supatenant.models import (
     StreamRole,
     to_json,
 )
-from supatenant.ops import Call, Condition, Insert, Select, eq
+from supatenant.ops import Call, Insert
 from supatenant.paging import Cursor, Keyset, Page
 
 
@@ -29,7 +29,7 @@ class AsyncMessages(AsyncRepository):
         conversation_id: UUID,
         *,
         role: MessageRole,
-        content: str,
+        content: MessageText,
         tool_calls: builtins.list[Any] | None = None,
         model: str | None = None,
         token_count: int | None = None,
@@ -72,16 +72,12 @@ class AsyncMessages(AsyncRepository):
     ) -> Page[Message]:
         """Newest first (by ``seq``, the order they were written in): ``after=page.next`` pages
         on to older messages, ``before=page.previous`` back to newer ones."""
-        what = f"messages of conversation {conversation_id}"
+        what = f"messages.list of conversation {conversation_id}"
         keyset = Keyset("messages", conversation_id)
         start, order, at, backwards = keyset.start(after, before, what)
-        where: tuple[Condition, ...] = (
-            eq("tenant_id", str(await self._tenant(None))),
-            eq("conversation_id", str(conversation_id)),
-            *self._members_rows_only(),
+        _, rows = await self._with_messages(
+            conversation_id, ("tenant_id", "id"), where=start, order=order, limit=limit + 1, what=what
         )
-        op = Select("messages", where + start, order, limit + 1)
-        rows = (await self._rows(op, Message, what)).rows
         return keyset.page(rows, Message, limit, start=at, backwards=backwards)
 
     async def search(
@@ -144,8 +140,8 @@ class AsyncMessages(AsyncRepository):
         self,
         conversation_id: UUID,
         *,
-        user_content: str,
-        assistant_content: str,
+        user_content: MessageText,
+        assistant_content: MessageText,
         model: str | None = None,
         prompt_tokens: int = 0,
         completion_tokens: int = 0,

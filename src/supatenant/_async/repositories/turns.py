@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from supatenant._edge import Money, exact_money, invalid, whole_number
+from supatenant._edge import MAX_CONTENT_BYTES, Money, exact_money, invalid, whole_number
 from supatenant.errors import FieldError, InvalidInput, MessageClosed, SupatenantError
 from supatenant.models import (
     AppendMessageTextArgs,
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from supatenant._async.repositories.messages import AsyncMessages
 
 # messages.content holds at most this many bytes (a check constraint)
-MAX_CONTENT_BYTES = 1_048_576
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from uuid import UUID
 from supatenant._edge import UNSET, Limit, Unset, given
 from supatenant._sync.repositories._base import Repository
 from supatenant.models import Conversation, ConversationsInsert, ConversationsUpdate, Message, to_json
-from supatenant.ops import Cmp, Condition, Embed, Insert, Select, Update, eq
+from supatenant.ops import Cmp, Condition, Insert, Select, Update, eq
 from supatenant.paging import Cursor, Keyset, Page, newest_first
 from supatenant.results import Thread
 
@@ -31,12 +31,8 @@ class Conversations(Repository):
         op = Insert("conversations", (to_json(ConversationsInsert, row, "create conversation"),))
         return self._one(op, Conversation, "create conversation")
 
-    def _key(self, conversation_id: UUID) -> tuple[Condition, ...]:
-        tenant = str(self._tenant(None))
-        return (eq("tenant_id", tenant), eq("id", str(conversation_id)), *self._members_rows_only())
-
     def get(self, conversation_id: UUID) -> Conversation:
-        op = Select("conversations", self._key(conversation_id), single=True)
+        op = Select("conversations", self._conversation_key(conversation_id), single=True)
         return self._one(op, Conversation, f"conversation {conversation_id}")
 
     def update(
@@ -60,7 +56,11 @@ class Conversations(Repository):
         what = f"{verb} conversation {conversation_id}"
         if not values:
             return self.get(conversation_id)
-        op = Update("conversations", to_json(ConversationsUpdate, values, what), self._key(conversation_id))
+        op = Update(
+            "conversations",
+            to_json(ConversationsUpdate, values, what),
+            self._conversation_key(conversation_id),
+        )
         return self._one(op, Conversation, what)
 
     def list(
@@ -77,7 +77,7 @@ class Conversations(Repository):
         """Most recently active first. ``archived=None`` lists both; ``everyone`` lists the whole
         tenant's threads (admins), else the store's member's own (a ``for_member`` store: always).
         ``after=page.next`` pages on, ``before=page.previous`` pages back."""
-        what = "conversations"
+        what = "conversations.list"
         keyset = Keyset("conversations")
         start, order, at, backwards = keyset.start(after, before, what)
         scope = self._scope()
@@ -99,18 +99,16 @@ class Conversations(Repository):
         """The conversation and its latest ``limit`` messages, oldest first, read together (one
         statement: one snapshot). ``thread.next`` (when ``has_more``) is the cursor for
         ``messages.list(conversation_id, after=thread.next)``: the messages before these."""
-        columns = tuple(Message.model_fields)
-        embed = Embed(
-            "messages",
-            on=(("tenant_id", "tenant_id"), ("conversation_id", "id")),
-            columns=columns,
+        row, messages = self._with_messages(
+            conversation_id,
+            tuple(Conversation.model_fields),
+            where=(),
             order=newest_first("seq"),
             limit=limit + 1,
+            what=f"conversation {conversation_id}",
         )
-        op = Select("conversations", self._key(conversation_id), single=True, embed=embed)
-        row = dict((self._rows(op, Conversation, f"conversation {conversation_id}")).rows[0])
-        latest = [Message.model_validate(m) for m in row.pop("messages")]
         conversation = Conversation.model_validate(row)
+        latest = [Message.model_validate(m) for m in messages]
         keyset = Keyset("messages", conversation.id)
         more = len(latest) > limit
         latest = latest[:limit]

@@ -5,7 +5,7 @@ import builtins
 from typing import Any
 from uuid import UUID
 
-from supatenant._edge import Limit, Money, whole_number
+from supatenant._edge import Limit, MessageText, Money, whole_number
 from supatenant._sync.repositories._base import Repository
 from supatenant._sync.repositories.turns import MessageStream, Turn, usage_args
 from supatenant.errors import InvalidInput
@@ -18,7 +18,7 @@ from supatenant.models import (
     StreamRole,
     to_json,
 )
-from supatenant.ops import Call, Condition, Insert, Select, eq
+from supatenant.ops import Call, Insert
 from supatenant.paging import Cursor, Keyset, Page
 
 
@@ -30,7 +30,7 @@ class Messages(Repository):
         conversation_id: UUID,
         *,
         role: MessageRole,
-        content: str,
+        content: MessageText,
         tool_calls: builtins.list[Any] | None = None,
         model: str | None = None,
         token_count: int | None = None,
@@ -73,16 +73,12 @@ class Messages(Repository):
     ) -> Page[Message]:
         """Newest first (by ``seq``, the order they were written in): ``after=page.next`` pages
         on to older messages, ``before=page.previous`` back to newer ones."""
-        what = f"messages of conversation {conversation_id}"
+        what = f"messages.list of conversation {conversation_id}"
         keyset = Keyset("messages", conversation_id)
         start, order, at, backwards = keyset.start(after, before, what)
-        where: tuple[Condition, ...] = (
-            eq("tenant_id", str(self._tenant(None))),
-            eq("conversation_id", str(conversation_id)),
-            *self._members_rows_only(),
+        _, rows = self._with_messages(
+            conversation_id, ("tenant_id", "id"), where=start, order=order, limit=limit + 1, what=what
         )
-        op = Select("messages", where + start, order, limit + 1)
-        rows = (self._rows(op, Message, what)).rows
         return keyset.page(rows, Message, limit, start=at, backwards=backwards)
 
     def search(
@@ -145,8 +141,8 @@ class Messages(Repository):
         self,
         conversation_id: UUID,
         *,
-        user_content: str,
-        assistant_content: str,
+        user_content: MessageText,
+        assistant_content: MessageText,
         model: str | None = None,
         prompt_tokens: int = 0,
         completion_tokens: int = 0,

@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from supatenant._edge import Money, exact_money, invalid, whole_number
+from supatenant._edge import MAX_CONTENT_BYTES, Money, exact_money, invalid, whole_number
 from supatenant.errors import FieldError, InvalidInput, MessageClosed, SupatenantError
 from supatenant.models import (
     AppendMessageTextArgs,
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from supatenant._sync.repositories.messages import Messages
 
 # messages.content holds at most this many bytes (a check constraint)
-MAX_CONTENT_BYTES = 1_048_576
 
 
 @dataclass(frozen=True)

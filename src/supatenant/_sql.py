@@ -154,17 +154,24 @@ def _embedded(parent: sql.Composable, embed: Embed, params: list[Any]) -> sql.Co
 def nest(op: Select, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows of an embedding select folded back to one per parent, its embedded rows in a
     list under the embedded table's name (as PostgREST returns them)."""
-    if op.embed is None:
+    if op.embed is None or not rows:
         return rows
-    prefix = f"{op.embed.table}."
+    name = op.embed.table
+    prefix = f"{name}."
+    names = list(rows[0])  # the parent's columns, then the embedded ones, prefixed
+    split = next(i for i, column in enumerate(names) if column.startswith(prefix))
+    own_names, child_names = names[:split], [column[len(prefix) :] for column in names[split:]]
+    identity = [own_names.index(theirs) for _, theirs in op.embed.on]  # what tells parents apart
     parents: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:
-        own = {k: v for k, v in row.items() if not k.startswith(prefix)}
-        key = tuple(own[theirs] for _, theirs in op.embed.on)  # what identifies the parent
-        parent = parents.setdefault(key, {**own, op.embed.table: []})
-        child = {k[len(prefix) :]: v for k, v in row.items() if k.startswith(prefix)}
-        if any(v is not None for v in child.values()):  # a parent with none: one row of nulls
-            parent[op.embed.table].append(child)
+        values = list(row.values())
+        key = tuple(values[i] for i in identity)
+        parent = parents.get(key)
+        if parent is None:
+            parent = parents[key] = {**dict(zip(own_names, values[:split], strict=True)), name: []}
+        child = values[split:]
+        if any(v is not None for v in child):  # a parent with none: one row of nulls
+            parent[name].append(dict(zip(child_names, child, strict=True)))
     return list(parents.values())
 
 

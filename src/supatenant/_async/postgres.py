@@ -26,7 +26,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from supatenant import _sql
 from supatenant.auth import Identity
-from supatenant.backends.postgres import ACT_AS, connection_lost, json_loads
+from supatenant.backends.postgres import ACT_AS, FORGET_CALLER, connection_lost, json_loads
 from supatenant.errors import InvalidInput, Unavailable, UnitOfWorkEnded, Unsupported, database_error
 from supatenant.ops import Lookup, Op, Result, Select
 from supatenant.settings import PoolOptions
@@ -145,6 +145,8 @@ async def _execute(
             if act_as is not None:
                 await conn.execute(ACT_AS, act_as)
             if lookup is not None:
+                if in_unit:  # what an earlier call of the unit set must not stand in for a finding
+                    await conn.execute(FORGET_CALLER, prepare=False)
                 looked = await conn.execute(*_sql.lookup(lookup))
             cursor = await conn.execute(query, params)
             if isinstance(op, Select) and op.count:
@@ -230,7 +232,11 @@ class AsyncPostgresBackend:
         every call on it raises :class:`UnitOfWorkEnded`.
         """
         self._in_unit("open a unit of work")
-        async with self.pool.connection() as conn:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                conn = await stack.enter_async_context(self.pool.connection())
+            except psycopg.OperationalError as e:  # the pool's timeout, a connection refused
+                raise Unavailable(f"open a unit of work: no database connection: {e}") from e
             await self._begin(conn)
             unit = AsyncPostgresBackend(self.pool, self.identity, conn)
             try:

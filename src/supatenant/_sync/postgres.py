@@ -27,7 +27,7 @@ from psycopg_pool import ConnectionPool
 
 from supatenant import _sql
 from supatenant.auth import Identity
-from supatenant.backends.postgres import ACT_AS, connection_lost, json_loads
+from supatenant.backends.postgres import ACT_AS, FORGET_CALLER, connection_lost, json_loads
 from supatenant.errors import InvalidInput, Unavailable, UnitOfWorkEnded, Unsupported, database_error
 from supatenant.ops import Lookup, Op, Result, Select
 from supatenant.settings import PoolOptions
@@ -146,6 +146,8 @@ def _execute(
             if act_as is not None:
                 conn.execute(ACT_AS, act_as)
             if lookup is not None:
+                if in_unit:  # what an earlier call of the unit set must not stand in for a finding
+                    conn.execute(FORGET_CALLER, prepare=False)
                 looked = conn.execute(*_sql.lookup(lookup))
             cursor = conn.execute(query, params)
             if isinstance(op, Select) and op.count:
@@ -231,7 +233,11 @@ class PostgresBackend:
         every call on it raises :class:`UnitOfWorkEnded`.
         """
         self._in_unit("open a unit of work")
-        with self.pool.connection() as conn:
+        with contextlib.ExitStack() as stack:
+            try:
+                conn = stack.enter_context(self.pool.connection())
+            except psycopg.OperationalError as e:  # the pool's timeout, a connection refused
+                raise Unavailable(f"open a unit of work: no database connection: {e}") from e
             self._begin(conn)
             unit = PostgresBackend(self.pool, self.identity, conn)
             try:

@@ -26,6 +26,11 @@ ACT_AS = (
     " set_config('request.jwt.claim', '', true),"
     " set_config('supatenant.tenant_id', '', true), set_config('supatenant.member_id', '', true)"
 )
+# the caller's ids blanked, before a membership lookup inside a unit of work (ACT_AS ran at its
+# start, and a call since may have set them)
+FORGET_CALLER = (
+    "select set_config('supatenant.tenant_id', '', true), set_config('supatenant.member_id', '', true)"
+)
 
 
 def _not_the_aborted_pipeline(record: logging.LogRecord) -> bool:

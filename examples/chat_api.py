@@ -134,14 +134,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/conversations/{conversation_id}/messages", status_code=status.HTTP_201_CREATED)
     async def ask(store: Caller, conversation_id: UUID, body: NewMessage) -> Turn:
-        question = await store.messages.append(conversation_id, role="user", content=body.content)
+        answer = reply_to(body.content)  # a real app calls its model here
         scope = await store.scope()
-        # the back end answers for the member: its store reaches only their own threads
+        # the back end writes for the member: its store reaches only their own threads, and
+        # the question and the answer land together (or, over the plan's quota, neither does)
         backend = state["service"].for_member(scope.tenant_id, scope.member_id)
-        answer = await backend.messages.append(
-            conversation_id, role="assistant", content=reply_to(body.content)
+        turn = await backend.messages.record_turn(
+            conversation_id, user_content=body.content, assistant_content=answer
         )
-        return Turn(question=question, answer=answer)
+        return Turn(question=turn.user, answer=turn.assistant)
 
     @app.put("/messages/{message_id}/feedback")
     async def rate(store: Caller, message_id: UUID, body: NewRating) -> FeedbackRow:

@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
 import psycopg
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
-from jwt.algorithms import ECAlgorithm
 
 from examples.chat_api import create_app
 from supatenant import Store
@@ -30,10 +26,10 @@ from supatenant.auth import TokenVerifier, token_subject
 from supatenant.errors import InvalidInput, InvalidToken, Unsupported
 from supatenant.paging import _digest
 from supatenant.settings import Settings
+from tests.auth_server import ISSUER_PATH, AuthServer
 from tests.integration.world import World
 
 SECRET = "the-attack-tests-jwt-secret-of-32-characters"
-ISSUER_PATH = "/auth/v1"
 KID = "key-1"
 
 
@@ -62,51 +58,15 @@ def _nested(depth: int) -> dict[str, Any]:
     return value
 
 
-# --- a Supabase-like auth server: an ES256 signing key served as the project's JWKS ---------
-
-
-class Project:
-    def __init__(self) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        jwk = {**ECAlgorithm.to_jwk(self.key.public_key(), as_dict=True), "kid": KID, "alg": "ES256"}
-        body = json.dumps({"keys": [jwk]}).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path != ISSUER_PATH + "/.well-known/jwks.json":
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def token(self, sub: uuid.UUID) -> str:
-        claims = _claims(sub, iss=self.url + ISSUER_PATH)
-        return jwt.encode(claims, self.key, algorithm="ES256", headers={"kid": KID})
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+@pytest.fixture(scope="module")
+def project() -> Iterator[AuthServer]:
+    server = AuthServer(KID)
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="module")
-def project() -> Iterator[Project]:
-    p = Project()
-    yield p
-    p.close()
-
-
-@pytest.fixture(scope="module")
-def jwks_client(db_url: str, project: Project) -> Iterator[TestClient]:
+def jwks_client(db_url: str, project: AuthServer) -> Iterator[TestClient]:
     """The example app configured with the project's JWKS (no legacy secret); server errors
     come back as 500 answers, as a real client sees them."""
     app = create_app(Settings(database_url=db_url, supabase_url=project.url))
@@ -127,14 +87,14 @@ def secret_client(db_url: str) -> Iterator[TestClient]:
 
 @pytest.mark.finding
 def test_finding_a_token_whose_algorithm_does_not_fit_the_projects_key_is_401_not_500(
-    jwks_client: TestClient, project: Project, world: World
+    jwks_client: TestClient, project: AuthServer, world: World
 ) -> None:
     """FINDING (medium): an unauthenticated client names the project's (public) key id with
     another asymmetric algorithm (``RS256`` for the ES256 key); PyJWT's TypeError escapes
     ``TokenVerifier.verify`` and every such request is a 500, not a 401."""
     m1 = world.actors["m1"]
     assert m1.auth_id is not None
-    allowed = jwks_client.get("/me", headers=_bearer(project.token(m1.auth_id)))
+    allowed = jwks_client.get("/me", headers=_bearer(project.token(sub=str(m1.auth_id))))
     assert allowed.status_code == 200, allowed.text
     assert allowed.json()["id"] == str(m1.member_id)
     header = _b64(json.dumps({"alg": "RS256", "kid": KID, "typ": "JWT"}).encode())

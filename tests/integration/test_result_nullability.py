@@ -27,16 +27,8 @@ from supatenant.auth import Identity
 from supatenant.backends.postgres import ACT_AS
 from supatenant.models import DailyUsage, FeedbackSummary, MonthlyUsage, Quota, UsageMetrics
 from supatenant.seeding.load import seed_database
-from supatenant.seeding.plan import Sizes, today
-
-SIZES = Sizes(
-    tenants=3,
-    users_per_tenant=4,
-    conversations_per_user=2,
-    messages_per_conversation=6,
-    feedback_rate=0.5,
-    days=5,
-)
+from supatenant.seeding.plan import today
+from tests.integration.test_seed import SIZES  # the same small world the seed's tests use
 
 # each refined model, and what returns its rows (read as the caller, as the API reads them)
 SOURCES: dict[type[BaseModel], str] = {

@@ -4,24 +4,20 @@ the Data API checks them, against a JWKS served over real HTTP."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from jwt.algorithms import ECAlgorithm
 
 from supatenant.auth import Identity, TokenVerifier, token_subject, unverified_claims
 from supatenant.errors import InvalidToken, Unavailable
+from tests.auth_server import ISSUER_PATH, AuthServer
 
 SECRET = "a-legacy-jwt-secret-of-at-least-32-characters"
-ISSUER_PATH = "/auth/v1"
 
 
 def test_user_claims_carry_sub_and_role() -> None:
@@ -82,63 +78,16 @@ def test_token_subject_reads_a_user_and_a_key() -> None:
     assert unverified_claims(user)["sub"] == str(uid)
 
 
-@dataclass
-class Project:
-    """A Supabase-like auth server: a signing key whose public half is served as a JWKS."""
-
-    url: str
-    key: ec.EllipticCurvePrivateKey
-    kid: str
-    fetches: list[str]
-
-    def token(self, *, key: Any = None, kid: str | None = None, **claims: Any) -> str:
-        now = int(time.time())
-        payload = {
-            "sub": str(uuid.uuid4()),
-            "role": "authenticated",
-            "aud": "authenticated",
-            "iss": self.url + ISSUER_PATH,
-            "iat": now,
-            "exp": now + 600,
-            **claims,
-        }
-        payload = {k: v for k, v in payload.items() if v is not None}
-        return jwt.encode(payload, key or self.key, algorithm="ES256", headers={"kid": kid or self.kid})
-
-
 @pytest.fixture
-def project() -> Iterator[Project]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    jwk = {**ECAlgorithm.to_jwk(key.public_key(), as_dict=True), "kid": "key-1", "alg": "ES256", "use": "sig"}
-    fetches: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            fetches.append(self.path)
-            if self.path != ISSUER_PATH + "/.well-known/jwks.json":
-                self.send_error(404)
-                return
-            body = json.dumps({"keys": [jwk]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+def project() -> Iterator[AuthServer]:
+    server = AuthServer()
     try:
-        yield Project(f"http://127.0.0.1:{server.server_address[1]}", key, "key-1", fetches)
+        yield server
     finally:
-        server.shutdown()
-        server.server_close()
+        server.close()
 
 
-def test_a_valid_token_yields_its_identity_and_the_key_set_is_fetched_once(project: Project) -> None:
+def test_a_valid_token_yields_its_identity_and_the_key_set_is_fetched_once(project: AuthServer) -> None:
     verifier = TokenVerifier.for_project(project.url)
     uid = uuid.uuid4()
     identity = verifier.verify(project.token(sub=str(uid), email="m@example.com"))
@@ -161,14 +110,14 @@ def test_a_valid_token_yields_its_identity_and_the_key_set_is_fetched_once(proje
         ({"role": "supabase_admin"}, "not one of"),
     ],
 )
-def test_a_token_failing_a_check_is_refused(project: Project, claims: dict[str, Any], reason: str) -> None:
+def test_a_token_failing_a_check_is_refused(project: AuthServer, claims: dict[str, Any], reason: str) -> None:
     verifier = TokenVerifier.for_project(project.url)
     verifier.verify(project.token())  # the same verifier accepts a good one
     with pytest.raises(InvalidToken, match=reason):
         verifier.verify(project.token(**claims))
 
 
-def test_a_token_signed_by_another_key_is_refused(project: Project) -> None:
+def test_a_token_signed_by_another_key_is_refused(project: AuthServer) -> None:
     verifier = TokenVerifier.for_project(project.url)
     other = ec.generate_private_key(ec.SECP256R1())
     with pytest.raises(InvalidToken, match="not valid"):
@@ -177,7 +126,7 @@ def test_a_token_signed_by_another_key_is_refused(project: Project) -> None:
         verifier.verify(project.token(key=other, kid="key-2"))
 
 
-def test_unsigned_and_secret_signed_tokens_need_their_own_configuration(project: Project) -> None:
+def test_unsigned_and_secret_signed_tokens_need_their_own_configuration(project: AuthServer) -> None:
     now = int(time.time())
     claims = {
         "sub": str(uuid.uuid4()),
@@ -203,7 +152,7 @@ def test_unsigned_and_secret_signed_tokens_need_their_own_configuration(project:
         TokenVerifier(jwt_secret=SECRET).verify(project.token())
 
 
-def test_an_unreachable_key_set_is_unavailable_not_an_invalid_token(project: Project) -> None:
+def test_an_unreachable_key_set_is_unavailable_not_an_invalid_token(project: AuthServer) -> None:
     token = project.token()
     dead = TokenVerifier(jwks_url="http://127.0.0.1:9/auth/v1/.well-known/jwks.json", timeout=1)
     with pytest.raises(Unavailable, match="signing keys"):

@@ -148,18 +148,19 @@ def test_held_per_request_stores_on_one_pooled_connection_each_act_in_their_own_
         ("both", w.b, w.b, "both_b"),
         ("both", w.a, w.a, "both_a"),
     ]
+    refused = f"refused {uuid.uuid4()}"  # this test's own text
     for i in range(8):
         for who, tenant, expected_tenant, expected_member in cases:
             made = service.as_user(w.auth[who], tenant_id=tenant).conversations.create(f"alt-{i}")
             assert (made.tenant_id, made.user_id) == (expected_tenant, w.member[expected_member])
         with pytest.raises(InvalidInput, match="pass tenant_id"):
-            service.as_user(w.auth["both"]).conversations.create("refused")
+            service.as_user(w.auth["both"]).conversations.create(refused)
         with pytest.raises(NotFound, match="no active membership"):
-            service.as_user(uuid.uuid4()).messages.append(w.conv["c1"], role="user", content="refused")
+            service.as_user(uuid.uuid4()).messages.append(w.conv["c1"], role="user", content=refused)
         with pytest.raises(NotFound):  # m1 has no membership in B: the header's tenant is refused
-            service.as_user(w.auth["m1"], tenant_id=w.b).conversations.create("refused")
-    assert _count(db_url, "select count(*) from conversations where title = 'refused'") == 0
-    assert _count(db_url, "select count(*) from messages where content = 'refused'") == 0
+            service.as_user(w.auth["m1"], tenant_id=w.b).conversations.create(refused)
+    assert _count(db_url, f"select count(*) from conversations where title = '{refused}'") == 0
+    assert _count(db_url, f"select count(*) from messages where content = '{refused}'") == 0
 
 
 def test_held_a_unit_of_work_whose_membership_ends_midway_writes_nothing_more(
@@ -170,6 +171,7 @@ def test_held_a_unit_of_work_whose_membership_ends_midway_writes_nothing_more(
     stay set in the unit. The membership is then deactivated: the next call's lookup finds
     nothing and leaves the ids as they were, and its write is still refused (RLS), not made
     with the ids of the membership that has just ended."""
+    kept, stale = f"kept {uuid.uuid4()}", f"stale {uuid.uuid4()}"  # this test's own titles
     for who, deactivate in (("m1", False), ("admin", True)):
         with service.as_user(w.auth[who]).unit_of_work() as uow:
             with pytest.raises(NotFound):
@@ -179,12 +181,12 @@ def test_held_a_unit_of_work_whose_membership_ends_midway_writes_nothing_more(
                 with psycopg.connect(db_url, autocommit=True) as conn:
                     conn.execute("update users set is_active = false where id = %s", (w.member[who],))
                 with pytest.raises(NotFound, match="no active membership"):
-                    uow.conversations.create("stale")
+                    uow.conversations.create(stale)
             else:  # the allowed actor: the same calls write
-                assert uow.conversations.create("kept").user_id == w.member[who]
+                assert uow.conversations.create(kept).user_id == w.member[who]
             uow.commit()
-    assert _count(db_url, "select count(*) from conversations where title = 'kept'") == 1
-    assert _count(db_url, "select count(*) from conversations where title = 'stale'") == 0
+    assert _count(db_url, f"select count(*) from conversations where title = '{kept}'") == 1
+    assert _count(db_url, f"select count(*) from conversations where title = '{stale}'") == 0
 
 
 def test_held_cancelled_calls_leave_no_membership_on_the_pool(db_url: str, w: World) -> None:

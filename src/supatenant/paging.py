@@ -153,16 +153,30 @@ def _value(at: datetime | int) -> str | int:
     return at.isoformat() if isinstance(at, datetime) else at
 
 
+def _beyond(column: str, position: Position, op: Literal["lt", "gt"]) -> AnyOf:
+    at = _value(position.at)
+    return AnyOf((Cmp(column, op, at), AllOf((Cmp(column, "eq", at), Cmp("id", op, str(position.id))))))
+
+
 def older_than(column: str, position: Position) -> AnyOf:
     """Rows after ``position`` in newest-first order: (column, id) < (position.at, position.id)."""
-    at = _value(position.at)
-    return AnyOf((Cmp(column, "lt", at), AllOf((Cmp(column, "eq", at), Cmp("id", "lt", str(position.id))))))
+    return _beyond(column, position, "lt")
 
 
 def newer_than(column: str, position: Position) -> AnyOf:
     """Rows before ``position`` in newest-first order: (column, id) > (position.at, position.id)."""
-    at = _value(position.at)
-    return AnyOf((Cmp(column, "gt", at), AllOf((Cmp(column, "eq", at), Cmp("id", "gt", str(position.id))))))
+    return _beyond(column, position, "gt")
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where a page starts: the rows' condition, the order they are fetched in, whether it
+    goes on from a cursor, and whether it is fetched backwards (``before``)."""
+
+    where: tuple[AnyOf, ...]
+    order: tuple[Order, ...]
+    from_cursor: bool = False
+    backwards: bool = False
 
 
 @dataclass(frozen=True)
@@ -176,20 +190,18 @@ class Keyset:
     def column(self) -> str:
         return _KEYS[self.kind]
 
-    def start(
-        self, after: Cursor | None, before: Cursor | None, what: str
-    ) -> tuple[tuple[AnyOf, ...], tuple[Order, ...], Position | None, bool]:
-        """Where the page starts: the condition, the order to fetch in, the cursor's position
-        and whether the page is fetched backwards (``before``)."""
+    def start(self, after: Cursor | None, before: Cursor | None, what: str) -> Start:
+        """Where a page starts: from the top, after the ``after`` cursor's row, or (fetched
+        backwards) before the ``before`` cursor's row."""
         if after is not None and before is not None:
             raise _bad("before", what, "give after or before, not both")
         if before is not None:
             at = read_cursor(before, kind=self.kind, within=self.within, field="before", what=what)
-            return (newer_than(self.column, at),), oldest_first(self.column), at, True
+            return Start((newer_than(self.column, at),), oldest_first(self.column), True, True)
         if after is not None:
             at = read_cursor(after, kind=self.kind, within=self.within, field="after", what=what)
-            return (older_than(self.column, at),), newest_first(self.column), at, False
-        return (), newest_first(self.column), None, False
+            return Start((older_than(self.column, at),), newest_first(self.column), True)
+        return Start((), newest_first(self.column))
 
     def cursor(self, row: BaseModel) -> Cursor:
         key = row.model_dump(include={self.column, "id"})
@@ -200,9 +212,7 @@ class Keyset:
         rows: list[dict[str, Any]],
         model: type[M],
         limit: int,
-        *,
-        start: Position | None,
-        backwards: bool,
+        start: Start,
         total: int | None = None,
     ) -> Page[M]:
         """A page from ``limit + 1`` fetched rows: the extra row only says whether more lie
@@ -211,10 +221,10 @@ class Keyset:
         if not items:
             return Page(items, None, None, total)  # nothing here to go on from
         beyond = len(rows) > limit
-        if backwards:
+        if start.backwards:
             items.reverse()
             previous = self.cursor(items[0]) if beyond else None
             return Page(items, self.cursor(items[-1]), previous, total)  # the cursor's row follows
         following = self.cursor(items[-1]) if beyond else None
-        previous = self.cursor(items[0]) if start is not None else None
+        previous = self.cursor(items[0]) if start.from_cursor else None
         return Page(items, following, previous, total)

@@ -79,7 +79,7 @@ class Conversations(Repository):
         ``after=page.next`` pages on, ``before=page.previous`` pages back."""
         what = "conversations.list"
         keyset = Keyset("conversations")
-        start, order, at, backwards = keyset.start(after, before, what)
+        start = keyset.start(after, before, what)
         scope = self._scope()
         where: tuple[Condition, ...] = (eq("tenant_id", str(scope.tenant_id)),)
         if not everyone or self._store.acting_for is not None:
@@ -91,9 +91,9 @@ class Conversations(Repository):
         total = None
         if with_total:
             total = (self._run(Select("conversations", where, limit=0, count=True), what)).count
-        op = Select("conversations", where + start, order, limit + 1)
+        op = Select("conversations", where + start.where, start.order, limit + 1)
         rows = (self._rows(op, Conversation, what)).rows
-        return keyset.page(rows, Conversation, limit, start=at, backwards=backwards, total=total)
+        return keyset.page(rows, Conversation, limit, start, total)
 
     def thread(self, conversation_id: UUID, *, limit: Limit = 50) -> Thread:
         """The conversation and its latest ``limit`` messages, oldest first, read together (one

@@ -75,11 +75,16 @@ class Messages(Repository):
         on to older messages, ``before=page.previous`` back to newer ones."""
         what = f"messages.list of conversation {conversation_id}"
         keyset = Keyset("messages", conversation_id)
-        start, order, at, backwards = keyset.start(after, before, what)
+        start = keyset.start(after, before, what)
         _, rows = self._with_messages(
-            conversation_id, ("tenant_id", "id"), where=start, order=order, limit=limit + 1, what=what
+            conversation_id,
+            ("tenant_id", "id"),
+            where=start.where,
+            order=start.order,
+            limit=limit + 1,
+            what=what,
         )
-        return keyset.page(rows, Message, limit, start=at, backwards=backwards)
+        return keyset.page(rows, Message, limit, start)
 
     def search(
         self, query: str, *, conversation_id: UUID | None = None, limit: Limit = 20
